@@ -1,0 +1,41 @@
+# Winnow — the two set-up commands of the README are `make demo` and
+# `make test`; both install what is missing first (apt packages, NumPy).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_PACKAGES := libopenblas-dev liblapacke-dev
+PYTHON ?= python3
+SWIFT_FLAGS ?=
+RELEASE_BIN = $(shell swift build -c release --show-bin-path)
+
+.PHONY: help deps build release test demo clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+deps: ## Install the system and Python packages Winnow needs, when missing
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@$(PYTHON) -c 'import numpy' 2>/dev/null || $(PYTHON) -m pip install -q numpy
+
+build: deps ## Debug build of the library, CLI and tests
+	swift build $(SWIFT_FLAGS)
+
+release: deps ## Release build of the CLI
+	swift build -c release $(SWIFT_FLAGS)
+
+test: deps ## Run the whole test suite
+	swift build --build-tests $(SWIFT_FLAGS)
+	swift test --skip-build $(SWIFT_FLAGS)
+
+demo: release ## The main job: an end-to-end run on generated data
+	$(PYTHON) scripts/demo.py --winnow "$(RELEASE_BIN)/winnow"
+
+clean: ## Remove build outputs
+	rm -rf .build demo-out

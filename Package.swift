@@ -1,0 +1,52 @@
+// swift-tools-version: 6.1
+//
+// Winnow: training-time data selection on OpenBLAS/LAPACKE.
+// The tree shows the architecture: the public Swift library `Winnow`, the
+// command line tool `winnow` and the C ABI are thin layers over it; the C
+// targets below are implementation details that never leak into the API.
+import PackageDescription
+
+let package = Package(
+  name: "Winnow",
+  products: [
+    .library(name: "Winnow", targets: ["Winnow"]),
+    .executable(name: "winnow", targets: ["WinnowCLI"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+  ],
+  targets: [
+    // MARK: - Public API
+    .target(
+      name: "Winnow",
+      dependencies: ["COpenBLAS", "CWinnowKernels"]
+    ),
+    .executableTarget(
+      name: "WinnowCLI",
+      dependencies: [
+        "Winnow",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]
+    ),
+
+    // MARK: - Implementation details
+    // The one door to the BLAS: cblas.h + lapacke.h from Debian's packages.
+    .systemLibrary(
+      name: "COpenBLAS",
+      providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
+    ),
+    // Hot element-wise kernels (counter RNG panel fills, fp16 conversion),
+    // compiled with per-function target attributes and a portable fallback.
+    .target(
+      name: "CWinnowKernels",
+      cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]
+    ),
+
+    // MARK: - Unit test bundles
+    .testTarget(name: "WinnowTests", dependencies: ["Winnow"]),
+    .testTarget(
+      name: "WinnowCLITests",
+      dependencies: ["Winnow"]
+    ),
+  ]
+)

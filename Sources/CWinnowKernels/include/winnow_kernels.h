@@ -1,0 +1,37 @@
+#ifndef WINNOW_KERNELS_H
+#define WINNOW_KERNELS_H
+// Hot element-wise kernels behind the Winnow Swift library.
+// Not a stable API: Swift code wraps every function here; nothing leaks out.
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Fills `out[r*ld + c]` (r < rows, c < cols) with the Rademacher entry
+/// (±scale) at global position (row0 + r, col0 + c) of the matrix keyed by
+/// `seed`. Each entry is a pure function of (seed, row, column).
+void wn_fill_rademacher(uint64_t seed, uint64_t row0, size_t rows,
+                        uint64_t col0, size_t cols, float scale,
+                        float *out, size_t ld);
+
+/// As `wn_fill_rademacher`, with standard normal entries times `scale`
+/// (Box–Muller on a counter hash; columns 2p and 2p+1 share one pair).
+void wn_fill_gaussian(uint64_t seed, uint64_t row0, size_t rows,
+                      uint64_t col0, size_t cols, float scale,
+                      float *out, size_t ld);
+
+/// IEEE half → single precision for `n` elements (F16C when available).
+void wn_f16_to_f32(const uint16_t *in, float *out, size_t n);
+
+/// Single → IEEE half precision (round to nearest even) for `n` elements.
+void wn_f32_to_f16(const float *in, uint16_t *out, size_t n);
+
+/// Number of non-finite (NaN or ±Inf) values among `n` floats.
+size_t wn_count_nonfinite(const float *x, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
