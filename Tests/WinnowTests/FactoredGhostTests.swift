@@ -23,9 +23,9 @@ import Testing
   @Test(arguments: [GhostPath.ghost, .materialized, nil])
   func gramEqualsExplicitGradientDotProducts(path: GhostPath?) throws {
     var ghost = try GhostDotProducts(layers: Self.specs)
-    // Tiny budgets force several column blocks and sample blocks.
+    // Tiny budgets force several column blocks and row slabs.
     ghost.ghostBlockBudget = 4 * 8 * 10
-    ghost.materializationBudget = 4 * 16 * 16 * 4
+    ghost.materializationBudget = 4 * 5 * 16 * 3  // 3 rows of G per slab
     let batch = FactorBatch.random(Self.specs, tokenCounts: Self.tokenCounts, seed: 11)
     let result = try batch.with {
       try ghost.gram(tokenCounts: batch.tokenCounts, layers: $0, forcing: path)
@@ -61,7 +61,7 @@ import Testing
   @Test(arguments: [GhostPath.ghost, .materialized, nil])
   func targetDotProductsEqualExplicitOnes(path: GhostPath?) throws {
     var ghost = try GhostDotProducts(layers: Self.specs)
-    ghost.materializationBudget = 4 * 16 * 16 * 2
+    ghost.materializationBudget = 4 * 5 * 16 * 3
     let batch = FactorBatch.random(Self.specs, tokenCounts: Self.tokenCounts, seed: 14)
     let target = FactorBatch.random(Self.specs, tokenCounts: [5], seed: 15)
     var expected = [Double](repeating: 0, count: 5)

@@ -64,52 +64,55 @@ extension GhostDotProducts {
     }
   }
 
-  /// Adds `⟨G_i, G_j⟩` (`i ≤ j`) to `sums` by forming the gradients of
-  /// blocks of samples and multiplying the blocks.
+  /// Adds `⟨G_i, G_j⟩` (`i ≤ j`) to `sums` by forming the gradients of all
+  /// samples one slab of output rows at a time.
+  ///
+  /// Slabbing by rows of `G` rather than by samples keeps memory within
+  /// `materializationBudget` without forming any gradient twice.
   func materializedGram(_ f: FloatFactors, into sums: inout [Double]) throws {
     let n = f.samples
-    let size = f.gradientSize
-    let block = max(1, materializationBudget / 2 / (4 * size))
-    for i0 in stride(from: 0, to: n, by: block) {
-      let i1 = min(n, i0 + block)
-      let gi = try Self.materialize(f, samples: i0..<i1)
-      for j0 in stride(from: i0, to: n, by: block) {
-        let j1 = min(n, j0 + block)
-        // Re-forming block j costs one more pass over its tokens; it keeps
-        // memory at two blocks whatever the batch size.
-        let gj = j0 == i0 ? gi : try Self.materialize(f, samples: j0..<j1)
-        var c = [Float](repeating: 0, count: (i1 - i0) * (j1 - j0))
-        try gi.withUnsafeBufferPointer { a in
-          try gj.withUnsafeBufferPointer { b in
-            try c.withUnsafeMutableBufferPointer { cp in
-              try BLAS.sgemm(
-                .none, .transposed, m: i1 - i0, n: j1 - j0, k: size, alpha: 1,
-                a: a.baseAddress!, lda: size, b: b.baseAddress!, ldb: size, beta: 0,
-                c: cp.baseAddress!, ldc: j1 - j0)
-            }
-          }
-        }
-        for i in i0..<i1 {
-          for j in max(i, j0)..<j1 { sums[i * n + j] += Double(c[(i - i0) * (j1 - j0) + j - j0]) }
+    let slabs = slabs(f)
+    // One scratch slab for all slabs: first touches of fresh pages are slow.
+    var g = [Float](repeating: 0, count: n * (slabs.first?.count ?? 0) * f.inputDim)
+    var c = [Float](repeating: 0, count: n * n)
+    for slab in slabs {
+      let width = slab.count * f.inputDim
+      try g.withUnsafeMutableBufferPointer { gp in
+        try Self.materialize(f, outputRows: slab, into: gp.baseAddress!)
+        try c.withUnsafeMutableBufferPointer { cp in
+          try BLAS.sgemm(
+            .none, .transposed, m: n, n: n, k: width, alpha: 1, a: gp.baseAddress!, lda: width,
+            b: gp.baseAddress!, ldb: width, beta: 0, c: cp.baseAddress!, ldc: n)
         }
       }
+      for i in 0..<n { for j in i..<n { sums[i * n + j] += Double(c[i * n + j]) } }
     }
   }
 
-  /// The gradients `G_s = Δ_sᵀ A_s` of `samples`, one `d_out × d_in`
-  /// row-major gradient per row: `samples.count × (d_out·d_in)`.
-  static func materialize(_ f: FloatFactors, samples: Range<Int>) throws -> [Float] {
-    let size = f.gradientSize
-    var g = [Float](repeating: 0, count: samples.count * size)
-    try g.withUnsafeMutableBufferPointer { out in
-      for (b, s) in samples.enumerated() where f.tokenCounts[s] > 0 {
-        let r0 = f.starts[s]
-        try BLAS.sgemm(
-          .transposed, .none, m: f.outputDim, n: f.inputDim, k: f.tokenCounts[s], alpha: 1,
-          a: f.d + r0 * f.outputDim, lda: f.outputDim, b: f.a + r0 * f.inputDim, ldb: f.inputDim,
-          beta: 0, c: out.baseAddress! + b * size, ldc: f.inputDim)
+  /// Output-row ranges of `G` whose slabs for all samples fit the budget.
+  func slabs(_ f: FloatFactors) -> [Range<Int>] {
+    let perRow = 4 * max(1, f.samples) * f.inputDim
+    let rows = max(1, materializationBudget / perRow)
+    return stride(from: 0, to: f.outputDim, by: rows).map { $0..<min(f.outputDim, $0 + rows) }
+  }
+
+  /// Writes rows `outputRows` of every sample's gradient `G_s = Δ_sᵀ A_s`
+  /// into `out`, one sample per row: `S × (outputRows.count · d_in)`.
+  static func materialize(
+    _ f: FloatFactors, outputRows: Range<Int>, into out: UnsafeMutablePointer<Float>
+  ) throws {
+    let width = outputRows.count * f.inputDim
+    for s in 0..<f.samples {
+      let r0 = f.starts[s]
+      guard f.tokenCounts[s] > 0 else {
+        (out + s * width).update(repeating: 0, count: width)
+        continue
       }
+      try BLAS.sgemm(
+        .transposed, .none, m: outputRows.count, n: f.inputDim, k: f.tokenCounts[s], alpha: 1,
+        a: f.d + r0 * f.outputDim + outputRows.lowerBound, lda: f.outputDim,
+        b: f.a + r0 * f.inputDim, ldb: f.inputDim,
+        beta: 0, c: out + s * width, ldc: f.inputDim)
     }
-    return g
   }
 }

@@ -56,24 +56,25 @@ extension GhostDotProducts {
     }
   }
 
-  /// `⟨G_i, G_t⟩` by forming the gradients of blocks of samples.
+  /// `⟨G_i, G_t⟩` by forming all gradients one slab of output rows at a time.
   func materializedTarget(
     _ f: FloatFactors, _ gt: UnsafePointer<Float>, into sums: inout [Double]
   ) throws {
-    let size = f.gradientSize
-    let block = max(1, materializationBudget / (4 * size))
-    for i0 in stride(from: 0, to: f.samples, by: block) {
-      let i1 = min(f.samples, i0 + block)
-      let g = try Self.materialize(f, samples: i0..<i1)
-      var y = [Float](repeating: 0, count: i1 - i0)
-      try g.withUnsafeBufferPointer { gp in
+    let slabs = slabs(f)
+    var g = [Float](repeating: 0, count: f.samples * (slabs.first?.count ?? 0) * f.inputDim)
+    var y = [Float](repeating: 0, count: f.samples)
+    for slab in slabs {
+      let width = slab.count * f.inputDim
+      try g.withUnsafeMutableBufferPointer { gp in
+        try Self.materialize(f, outputRows: slab, into: gp.baseAddress!)
         try y.withUnsafeMutableBufferPointer { yp in
+          // Rows `slab` of the row-major target are contiguous.
           try BLAS.sgemv(
-            .none, m: i1 - i0, n: size, alpha: 1, a: gp.baseAddress!, lda: size, x: gt, beta: 0,
-            y: yp.baseAddress!)
+            .none, m: f.samples, n: width, alpha: 1, a: gp.baseAddress!, lda: width,
+            x: gt + slab.lowerBound * f.inputDim, beta: 0, y: yp.baseAddress!)
         }
       }
-      for i in i0..<i1 { sums[i] += Double(y[i - i0]) }
+      for i in 0..<f.samples { sums[i] += Double(y[i]) }
     }
   }
 

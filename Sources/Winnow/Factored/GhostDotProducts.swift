@@ -3,8 +3,9 @@ public enum GhostPath: String, Sendable, CaseIterable {
   /// From the factors, never forming a per-sample gradient:
   /// `⟨G_i, G_j⟩ = sum((A_i A_jᵀ) ∘ (Δ_i Δ_jᵀ))`.
   case ghost
-  /// By forming each `G_s = Δ_sᵀ A_s` (`d_out × d_in`, in sample blocks
-  /// within `GhostDotProducts.materializationBudget`) and taking dot products.
+  /// By forming each `G_s = Δ_sᵀ A_s` (`d_out × d_in`, for all samples one
+  /// slab of rows at a time, within `GhostDotProducts.materializationBudget`)
+  /// and taking dot products.
   case materialized
 }
 
@@ -35,7 +36,7 @@ public struct GhostDotProducts: Sendable {
   /// The layers, in the order of `ExactDotProducts.paths`; ranks are ignored.
   public var layers: [LinearLayerSpec] { layout.layers }
   /// The most bytes the materialized path holds in gradients at once
-  /// (at least one sample's `d_out × d_in` gradient is always formed).
+  /// (at least one row of every sample's gradient, `4·S·d_in` bytes).
   public var materializationBudget: Int = 256 << 20
   /// The most bytes the ghost path holds in token-kernel blocks at once.
   public var ghostBlockBudget: Int = 32 << 20
