@@ -39,7 +39,9 @@ import Testing
     for _ in 0..<n {
       var best = -1, bestGain = -Double.infinity
       for i in g.indices where !chosen.contains(i) {
-        let gain = eta * dot(g[i], target) - eta * eta * chosen.reduce(0) { $0 + dot(g[i], g[$1]) }
+        // η = 0 means the limit η → 0⁺: rank by alignment alone.
+        let gain = eta == 0 ? dot(g[i], target)
+          : eta * dot(g[i], target) - eta * eta * chosen.reduce(0) { $0 + dot(g[i], g[$1]) }
         if gain > bestGain { (best, bestGain) = (i, gain) }
       }
       chosen.append(best)

@@ -100,8 +100,9 @@ public final class SelectionEngine {
     try configuration.set(key, value)
   }
 
-  /// Sets an integer parameter; `.seed` accepts any bit pattern here.
-  public func setParameter(_ key: EngineParameter, _ value: Int64) throws {
+  /// Sets a parameter from an integer (the C ABI's `wn_set_param_i64`);
+  /// `.seed` accepts any 64-bit pattern here.
+  public func setIntegerParameter(_ key: EngineParameter, _ value: Int64) throws {
     if key == .seed {
       guard !state.isOpen else {
         throw WinnowError(.badState, "parameters cannot change while epoch \(state.epoch) is open")

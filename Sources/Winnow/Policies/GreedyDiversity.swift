@@ -27,7 +27,8 @@ public enum GreedyDiversity {
   ///   - features: `rows × dim`, row-major: one (projected) gradient per candidate.
   ///   - target: `dim` values: the target gradient `ḡ`.
   ///   - n: how many to keep, `1 ≤ n ≤ rows`.
-  ///   - stepSize: `η ≥ 0`; `η = 0` reduces to top-n by alignment.
+  ///   - stepSize: `η ≥ 0`; `η = 0` is taken as the limit `η → 0⁺`: top-n by
+  ///     alignment `⟨g_i, ḡ⟩` (then `gains` are the alignments).
   /// - Complexity: O(n·rows·dim) time (one `sgemv` per pick), O(rows) extra memory.
   public static func select(
     features: UnsafePointer<Float>, rows: Int, dim: Int,
@@ -44,7 +45,7 @@ public enum GreedyDiversity {
     }
     var gain = [Float](repeating: 0, count: rows)
     try BLAS.sgemv(
-      .none, m: rows, n: dim, alpha: stepSize, a: features, lda: dim, x: target,
+      .none, m: rows, n: dim, alpha: stepSize > 0 ? stepSize : 1, a: features, lda: dim, x: target,
       beta: 0, y: &gain)
     var taken = [Bool](repeating: false, count: rows)
     var result = Result(indices: [], gains: [])
