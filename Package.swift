@@ -30,8 +30,13 @@ let package = Package(
     .target(
       name: "WinnowC",
       dependencies: ["Winnow", "CWinnowABI"],
-      exclude: ["include"],
-      linkerSettings: [.unsafeFlags(["-Xlinker", "-soname=libwinnow.so"])]
+      exclude: ["include", "exports.map"],
+      linkerSettings: [
+        .unsafeFlags([
+          "-Xlinker", "-soname=libwinnow.so",
+          "-Xlinker", "--version-script=\(Context.packageDirectory)/Sources/WinnowC/exports.map",
+        ])
+      ]
     ),
     .executableTarget(
       name: "WinnowCLI",

@@ -91,7 +91,7 @@ public func wn_engine_set_param_f64(_ engine: OpaquePointer?, _ key: Int32, _ va
 
 @c @implementation
 public func wn_engine_set_param_i64(_ engine: OpaquePointer?, _ key: Int32, _ value: Int64) -> Int32 {
-  onEngine(engine) { e in try e.setParameter(try parameterKey(key), value) }
+  onEngine(engine) { e in try e.setIntegerParameter(try parameterKey(key), value) }
 }
 
 @c @implementation
