@@ -75,7 +75,7 @@ assert np.abs(w - p.astype(np.float32)).max() <= 2e-3 * np.abs(w).max()
     // Fixed costs beside the budget: the Swift runtime, OpenBLAS's own
     // per-thread buffers and the writer's buffer (about 60 MiB here).
     let allowance = 96 << 20
-    #expect(peak < budget + allowance, "peak RSS \(peak >> 20) MiB")
+    #expect(peak < budget + allowance, "peak RSS \(peak >> 20) MiB: \(run.stderr)")
   }
 
   @Test func badArgumentsFailWithClearMessages() throws {
