@@ -60,6 +60,9 @@ public struct Scorer {
   ) throws -> ScoringResult {
     let plan = try ScoringPlan(self, checkpoints, targetGroups)
     let pass = ScoringPass(plan: plan, checkpoints: checkpoints, progress: progress)
+    if measure == .influence, skipNonFinite, checkpoints.count > 1 {
+      try pass.findExcludedRows()
+    }
     var directions = [[Float]]()
     for c in checkpoints.indices {
       directions.append(try pass.targetDirections(checkpoint: c))

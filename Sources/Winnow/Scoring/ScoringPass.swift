@@ -10,6 +10,8 @@ final class ScoringPass {
   /// Copy space for sources that cannot lend rows in place (`blockRows × maxDim`).
   var scratch: [Float] = []
   var done = 0
+  /// Rows left out of every Gram matrix (see `findExcludedRows`).
+  var excludedRows = Set<Int>()
   let total: Int
 
   init(
