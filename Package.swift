@@ -39,7 +39,7 @@ let package = Package(
     // compiled with per-function target attributes and a portable fallback.
     .target(
       name: "CWinnowKernels",
-      cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]
+      cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off", "-fno-math-errno"])]
     ),
 
     // MARK: - Unit test bundles

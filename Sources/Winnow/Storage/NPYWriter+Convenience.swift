@@ -1,0 +1,48 @@
+import Foundation
+
+extension NPYWriter {
+  /// Writes a whole float array to `url` atomically.
+  ///
+  /// - Parameters:
+  ///   - floats: the elements in row-major (C) order.
+  ///   - shape: the array's dimensions (`[]` for a 0-d array of one element,
+  ///     `[N, k]` for `N × k`); their product must equal `floats.count`.
+  ///   - url: the destination, replaced atomically.
+  ///   - dtype: `.float32` or `.float16` (rounded to nearest even).
+  /// - Throws: `.shapeMismatch` if the shape does not match the count;
+  ///   `.unsupported` for an integer dtype; `.io` if writing fails.
+  public static func write(_ floats: [Float], shape: [Int], to url: URL,
+                           dtype: NPYDType = .float32) throws {
+    guard dtype.isFloat else {
+      throw WinnowError(.unsupported, "\(url.path): cannot write floats as '\(dtype.rawValue)'")
+    }
+    var count = 1
+    for dimension in shape {
+      let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
+      guard dimension >= 0, !overflow else {
+        throw WinnowError.shape("\(url.path): invalid shape \(shape)")
+      }
+      count = product
+    }
+    guard count == floats.count else {
+      throw WinnowError.shape("\(url.path): shape \(shape) needs \(count) elements, got \(floats.count)")
+    }
+    let writer = try NPYWriter(url: url, dtype: dtype, rowShape: Array(shape.dropFirst()),
+                               version: .v1_0, scalar: shape.isEmpty)
+    try floats.withUnsafeBufferPointer { try writer.append(floats: $0) }
+    if let rows = shape.first, count == 0 { try writer.appendEmptyRows(rows - writer.rowCount) }
+    try writer.finalize()
+  }
+
+  /// Writes a 1-D `<i8` array to `url` atomically.
+  ///
+  /// - Parameters:
+  ///   - ints: the elements.
+  ///   - url: the destination, replaced atomically.
+  /// - Throws: `.io` if writing fails.
+  public static func write(_ ints: [Int64], to url: URL) throws {
+    let writer = try NPYWriter(url: url, dtype: .int64, rowShape: [])
+    try writer.append(int64: ints)
+    try writer.finalize()
+  }
+}
