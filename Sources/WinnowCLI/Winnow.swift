@@ -13,6 +13,6 @@ struct WinnowCommand: ParsableCommand {
       read by memory map, so pools may be far larger than memory.
       """,
     version: Runtime.version,
-    subcommands: [Info.self]
+    subcommands: [Project.self, Info.self]
   )
 }
