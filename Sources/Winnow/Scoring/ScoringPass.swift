@@ -31,8 +31,10 @@ final class ScoringPass {
     _ c: Int, _ rows: Range<Int>, _ body: (UnsafePointer<Float>) throws -> R
   ) throws -> R {
     let train = checkpoints[c].train
-    if let lender = train as? any ContiguousFeatureSource {
-      return try lender.withRows(rows, body)
+    if let lender = train as? any ContiguousFeatureSource,
+      let result = try lender.withRows(rows, body)
+    {
+      return result
     }
     let need = plan.blockRows * plan.maxDim
     if scratch.count < need { scratch = [Float](repeating: 0, count: need) }
