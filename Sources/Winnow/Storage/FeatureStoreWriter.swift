@@ -31,8 +31,9 @@ public final class FeatureStoreWriter {
   private var ids: NPYWriter?
   private var open = (rows: 0, inputStart: 0)
 
-  /// The first input row not yet in a complete shard: where to resume.
-  public var nextInputRow: Int { open.inputStart + open.rows }
+  /// The first input row not yet in a complete shard: where a resumed
+  /// ingest starts (rows appended to the open shard are not counted).
+  public var nextInputRow: Int { open.inputStart }
   /// The complete shards so far.
   public var shards: [FeatureStoreShard] { manifest.shards }
 
@@ -106,7 +107,7 @@ public final class FeatureStoreWriter {
           + "are not rows of k = \(k)")
     }
     let rows = features.count / k
-    let idValues = ids ?? (0..<rows).map { Int64(nextInputRow + $0) }
+    let idValues = ids ?? (0..<rows).map { Int64(open.inputStart + open.rows + $0) }
     var done = 0
     while done < rows {
       let take = min(rows - done, shardRows - open.rows)
