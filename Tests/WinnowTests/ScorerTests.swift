@@ -93,7 +93,7 @@ struct ScoringFixture {
     let f = ScoringFixture(n: 100, m: 3, dims: [8], weights: [1], groups: nil, seed: 9)
     let copied = CopyingSource(matrix: f.trains[0])
     let cp = [ScoringCheckpoint(train: copied, target: f.targets[0])]
-    let cap = 8 * 3 * 4 + 8 * 4 + 10 * (8 * 4 + 2 * 4)  // 10 rows per block
+    let cap = 8 * 3 * 4 + 8 * 4 + 10 * (2 * 8 * 4 + 2 * 4)  // 10 rows per block
     var seen = [Int]()
     let got = try Scorer(measure: .dot, memoryCap: cap).score(cp) { done, total in
       seen.append(done)

@@ -107,8 +107,9 @@ struct ScoringPlan {
     let directions = checkpoints.reduce(0) { $0 + groups * $1.train.dim * f }
     let gram = influence ? maxDim * maxDim * f : 0
     let fixed = targets + directions + gram
-    // A block row costs its features (copied or paged in) and two score rows.
-    let perRow = maxDim * f + 2 * groups * f
+    // A block row costs its features twice (a copy, and the source's pages
+    // until they are released) and two score rows.
+    let perRow = 2 * maxDim * f + 2 * groups * f
     let available = cap - fixed
     guard available >= perRow else {
       throw WinnowError(
