@@ -18,21 +18,25 @@ public enum Selection {
       throw WinnowError.invalid(
         "top k = \(k) is outside 1...\(eligible) (the eligible pool size)")
     }
+    return topChecked(scores, k: k)
+  }
+
+  /// `top(_:k:)` for scores already checked, with `1 ≤ k ≤` eligible.
+  static func topChecked(_ scores: UnsafeBufferPointer<Float>, k: Int) -> [Int] {
     let cut = kthLargest(scores, k: k)
-    // Everything above the cut is in; ties at the cut are taken by ascending
-    // index until k are chosen.
-    var chosen = [Int]()
+    // Everything above the cut is in; ties at the cut fill the rest by
+    // ascending index. One pass collects both.
+    var chosen = [Int](), ties = [Int]()
     chosen.reserveCapacity(k)
-    var atCut = k - scores.reduce(0) { $0 + ($1 > cut ? 1 : 0) }
     for i in scores.indices {
       let s = scores[i]
       if s > cut {
         chosen.append(i)
-      } else if s == cut && atCut > 0 {
-        chosen.append(i)
-        atCut -= 1
+      } else if s == cut && ties.count < k {
+        ties.append(i)
       }
     }
+    chosen += ties.prefix(k - chosen.count)
     return sortedBestFirst(chosen, scores)
   }
 
@@ -48,7 +52,7 @@ public enum Selection {
       throw WinnowError.invalid("fraction \(fraction) is outside (0, 1]")
     }
     let eligible = try eligibleCount(scores)
-    return try top(scores, k: count(forFraction: fraction, of: eligible))
+    return topChecked(scores, k: count(forFraction: fraction, of: eligible))
   }
 
   /// How many samples a fraction of a pool of `n` keeps: `round(fraction·n)`, at least 1.
@@ -69,10 +73,10 @@ public enum Selection {
 
   /// Sorts indices by descending score, then ascending index.
   static func sortedBestFirst(_ indices: [Int], _ scores: UnsafeBufferPointer<Float>) -> [Int] {
-    indices.sorted { a, b in
-      let (sa, sb) = (scores[a], scores[b])
-      return sa != sb ? sa > sb : a < b
-    }
+    // Sorting (score, index) pairs keeps each comparison in cache.
+    var pairs = indices.map { (score: scores[$0], index: $0) }
+    pairs.sort { a, b in a.score != b.score ? a.score > b.score : a.index < b.index }
+    return pairs.map(\.index)
   }
 
   /// The number of finite scores; fails on an empty or all-excluded pool and
