@@ -131,7 +131,7 @@ public final class FeatureStoreWriter {
   }
 
   private func shardNames(_ index: Int) -> (features: String, ids: String) {
-    let number = String(index).count >= 6 ? String(index) : String(repeating: "0", count: 6 - String(index).count) + String(index)
+    let number = String(format: "%06d", index)
     return ("shard-\(number).features.npy", "shard-\(number).ids.npy")
   }
 
