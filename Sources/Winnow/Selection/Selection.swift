@@ -97,3 +97,13 @@ public enum Selection {
     return eligible
   }
 }
+
+extension Selection {
+  /// Throws `.nonFinite` unless every score is finite (for policies, such as
+  /// softmax sampling and reweighting, where an excluded `-inf` has no meaning).
+  static func checkFinite(_ scores: UnsafeBufferPointer<Float>) throws {
+    if let i = scores.firstIndex(where: { !$0.isFinite }) {
+      throw WinnowError(.nonFinite, "score \(i) is \(scores[i]); scores must be finite")
+    }
+  }
+}
