@@ -1,4 +1,11 @@
-import Foundation
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
+#if canImport(Glibc)
+  import Glibc
+#endif
 
 /// A read-only feature store: a directory of `.npy` shards of projected
 /// features (`N_s × k`, `<f4` or `<f2`), their sample ids (`<i8`, `N_s`) and a

@@ -1,4 +1,11 @@
-import Foundation
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
+#if canImport(Glibc)
+  import Glibc
+#endif
 
 /// Appends projected features and their sample ids to a feature store,
 /// shard by shard, so that an interrupted ingest resumes without loss or
@@ -131,7 +138,8 @@ public final class FeatureStoreWriter {
   }
 
   private func shardNames(_ index: Int) -> (features: String, ids: String) {
-    let number = String(format: "%06d", index)
+    let digits = String(index)
+    let number = String(repeating: "0", count: max(0, 6 - digits.count)) + digits
     return ("shard-\(number).features.npy", "shard-\(number).ids.npy")
   }
 

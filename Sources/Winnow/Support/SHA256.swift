@@ -1,4 +1,11 @@
-import Foundation
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
+#if canImport(Glibc)
+  import Glibc
+#endif
 
 /// SHA-256 (FIPS 180-4), small and self-contained, for the checksums in
 /// feature-store and selection manifests.
@@ -51,7 +58,7 @@ struct SHA256 {
     tail += (0..<8).map { UInt8(truncatingIfNeeded: bits >> (56 - 8 * $0)) }
     length &-= UInt64(tail.count)  // padding does not count as message
     tail.withUnsafeBytes { update($0) }
-    return state.map { String(format: "%08x", $0) }.joined()
+    return state.map { hexDigits($0, width: 8) }.joined()
   }
 
   private mutating func compress(_ block: UnsafeRawBufferPointer) {
@@ -91,17 +98,22 @@ struct SHA256 {
   ///
   /// - Throws: `.io` naming the file when it cannot be read.
   static func hex(ofFile path: String) throws -> String {
-    guard let handle = FileHandle(forReadingAtPath: path) else {
-      throw WinnowError(.io, "\(path): cannot open to compute its checksum")
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else {
+      throw WinnowError(.io, "\(path): cannot open to compute its checksum (errno \(errno))")
     }
-    defer { try? handle.close() }
+    defer { close(fd) }
     var hash = SHA256()
-    do {
-      while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
-        chunk.withUnsafeBytes { hash.update($0) }
+    let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
+    defer { chunk.deallocate() }
+    while true {
+      let n = read(fd, chunk.baseAddress, chunk.count)
+      if n == 0 { break }
+      if n < 0 {
+        if errno == EINTR { continue }
+        throw WinnowError(.io, "\(path): cannot read to compute its checksum (errno \(errno))")
       }
-    } catch {
-      throw WinnowError(.io, "\(path): cannot read to compute its checksum: \(error)")
+      hash.update(UnsafeRawBufferPointer(rebasing: chunk[0..<n]))
     }
     return hash.finalizeHex()
   }
@@ -116,4 +128,10 @@ public enum Checksum {
   public static func sha256(ofFile path: String) throws -> String {
     try SHA256.hex(ofFile: path)
   }
+}
+
+/// `value` in lowercase hexadecimal, zero-padded to `width` digits.
+func hexDigits<T: BinaryInteger>(_ value: T, width: Int) -> String {
+  let digits = String(value, radix: 16)
+  return String(repeating: "0", count: max(0, width - digits.count)) + digits
 }
