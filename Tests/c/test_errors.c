@@ -297,6 +297,172 @@ static void test_engine_errors(void) {
   wn_engine_free(NULL);
 }
 
+/* The factored projector, ghost dot products and factor-fed engine calls:
+** NULL pointers, wrong dims, mismatched token counts, unknown layer ids, NaN,
+** short outputs, stale handles, a feature dim the engine does not have. */
+enum { FT = 7 }; /* tokens of the factor batch: samples of 3 and 4 */
+
+static void test_factored_errors(void) {
+  const uint64_t lids[2] = {3, 8};
+  const size_t din[2] = {6, 5}, dout[2] = {4, 7}, kin[2] = {2, 3}, kout[2] = {3, 2};
+  const size_t zero[2] = {6, 0}, huge[2] = {SIZE_MAX / 2, 5};
+  const uint64_t dup_ids[2] = {3, 3}, unknown_ids[2] = {3, 9}, swapped[2] = {8, 3};
+  static float a0[FT * 6], a1[FT * 5], d0[FT * 4], d1[FT * 7], nan_a[FT * 6];
+  uint64_t s = 17;
+  for (int i = 0; i < FT * 6; i++) a0[i] = uniform(&s), nan_a[i] = a0[i];
+  for (int i = 0; i < FT * 5; i++) a1[i] = uniform(&s);
+  for (int i = 0; i < FT * 4; i++) d0[i] = uniform(&s);
+  for (int i = 0; i < FT * 7; i++) d1[i] = uniform(&s);
+  nan_a[11] = NAN;
+  const float *as[2] = {a0, a1}, *ds[2] = {d0, d1}, *bad_as[2] = {nan_a, a1};
+  const float *null_as[2] = {a0, NULL};
+  const size_t counts[2] = {3, 4}, big_counts[2] = {SIZE_MAX, 8};
+  const size_t neg_counts[2] = {(size_t)-2, 9};
+  float out[2 * 12], gram[4];
+  size_t dim = 0, layers = 0, offsets[2];
+  int32_t paths[2];
+
+  wn_factored_projector *p = (wn_factored_projector *)&p;
+  EXPECT_STATUS(wn_factored_projector_create(NULL, 2, lids, din, dout, kin, kout, 1, 0), WN_ERR_NULL_POINTER);
+  EXPECT_STATUS(wn_factored_projector_create(&p, 2, NULL, din, dout, kin, kout, 1, 0), WN_ERR_NULL_POINTER);
+  EXPECT_TRUE(p == NULL);
+  EXPECT_STATUS(wn_factored_projector_create(&p, 2, lids, din, NULL, kin, kout, 1, 0), WN_ERR_NULL_POINTER);
+  EXPECT_STATUS(wn_factored_projector_create(&p, 0, lids, din, dout, kin, kout, 1, 0), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_factored_projector_create(&p, 2, lids, din, dout, kin, kout, 1, 5), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_factored_projector_create(&p, 2, dup_ids, din, dout, kin, kout, 1, 0), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_factored_projector_create(&p, 2, lids, zero, dout, kin, kout, 1, 0), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_factored_projector_create(&p, 2, lids, din, dout, zero, kout, 1, 0), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_factored_projector_create(&p, 2, lids, huge, dout, kin, kout, 1, 0), WN_ERR_OUT_OF_MEMORY);
+  EXPECT_STATUS(wn_factored_projector_create(&p, SIZE_MAX, lids, din, dout, kin, kout, 1, 0), WN_ERR_INVALID_ARGUMENT);
+  const size_t vast[1] = {(size_t)1 << 40}, one[1] = {1};
+  EXPECT_STATUS(wn_factored_projector_create(&p, 1, lids, vast, one, one, one, 1, 0), WN_ERR_OUT_OF_MEMORY);
+  EXPECT_TRUE(p == NULL);
+
+  EXPECT_OK(wn_factored_projector_create(&p, 2, lids, din, dout, kin, kout, 1, WN_PROJECTOR_GAUSSIAN));
+  EXPECT_OK(wn_factored_projector_dims(p, &dim, &layers, offsets, 2));
+  EXPECT_TRUE(dim == 12 && layers == 2 && offsets[0] == 0 && offsets[1] == 6);
+  EXPECT_OK(wn_factored_projector_dims(p, NULL, NULL, NULL, 0));
+  EXPECT_STATUS(wn_factored_projector_dims(p, &dim, &layers, offsets, 1), WN_ERR_BUFFER_TOO_SMALL);
+  EXPECT_STATUS(wn_factored_projector_dims(NULL, &dim, NULL, NULL, 0), WN_ERR_NULL_POINTER);
+
+  EXPECT_OK(wn_factored_projector_project_f32(p, 2, counts, FT, 2, NULL, as, ds, out, 24));
+  EXPECT_OK(wn_factored_projector_project_f32(p, 2, counts, FT, 2, swapped, (const float *[]){a1, a0}, (const float *[]){d1, d0}, out, 24));
+  EXPECT_OK(wn_factored_projector_project_f32(p, 0, NULL, 0, 2, NULL, as, ds, out, 0)); /* empty batch */
+  EXPECT_STATUS(wn_factored_projector_project_f32(NULL, 2, counts, FT, 2, NULL, as, ds, out, 24), WN_ERR_NULL_POINTER);
+  EXPECT_STATUS(wn_factored_projector_project_f32(p, 2, NULL, FT, 2, NULL, as, ds, out, 24), WN_ERR_NULL_POINTER);
+  EXPECT_STATUS(wn_factored_projector_project_f32(p, 2, counts, FT, 2, NULL, NULL, ds, out, 24), WN_ERR_NULL_POINTER);
+  EXPECT_STATUS(wn_factored_projector_project_f32(p, 2, counts, FT, 2, NULL, null_as, ds, out, 24), WN_ERR_NULL_POINTER);
+  EXPECT_TRUE(strstr(wn_factored_projector_last_error(p), "inputs[1]") != NULL);
+  EXPECT_STATUS(wn_factored_projector_project_f32(p, 2, counts, FT, 2, NULL, as, ds, NULL, 24), WN_ERR_NULL_POINTER);
+  /* Mismatched token counts: their sum is not the factors' rows. */
+  EXPECT_STATUS(wn_factored_projector_project_f32(p, 2, counts, FT + 1, 2, NULL, as, ds, out, 24), WN_ERR_SHAPE);
+  EXPECT_TRUE(strstr(wn_factored_projector_last_error(p), "total_tokens") != NULL);
+  EXPECT_STATUS(wn_factored_projector_project_f32(p, 1, counts, FT, 2, NULL, as, ds, out, 24), WN_ERR_SHAPE);
+  EXPECT_STATUS(wn_factored_projector_project_f32(p, 2, big_counts, FT, 2, NULL, as, ds, out, 24), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_factored_projector_project_f32(p, 2, neg_counts, FT, 2, NULL, as, ds, out, 24), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_factored_projector_project_f32(p, 0, NULL, FT, 2, NULL, as, ds, out, 24), WN_ERR_SHAPE);
+  EXPECT_STATUS(wn_factored_projector_project_f32(p, 2, (const size_t[]){1, SIZE_MAX / 8}, SIZE_MAX / 8 + 1, 2, NULL, as, ds, out, 24), WN_ERR_OUT_OF_MEMORY);
+  /* Layers: unknown ids, duplicates, a wrong count. */
+  EXPECT_STATUS(wn_factored_projector_project_f32(p, 2, counts, FT, 2, unknown_ids, as, ds, out, 24), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_TRUE(strstr(wn_factored_projector_last_error(p), "9 is unknown") != NULL);
+  EXPECT_STATUS(wn_factored_projector_project_f32(p, 2, counts, FT, 2, dup_ids, as, ds, out, 24), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_factored_projector_project_f32(p, 2, counts, FT, 1, NULL, as, ds, out, 24), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_factored_projector_project_f32(p, 2, counts, FT, 1, lids, as, ds, out, 24), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_factored_projector_project_f32(p, 2, counts, FT, 3, lids, as, ds, out, 24), WN_ERR_INVALID_ARGUMENT);
+  /* NaN, short outputs. */
+  EXPECT_STATUS(wn_factored_projector_project_f32(p, 2, counts, FT, 2, NULL, bad_as, ds, out, 24), WN_ERR_NON_FINITE);
+  EXPECT_STATUS(wn_factored_projector_project_f32(p, 2, counts, FT, 2, NULL, as, ds, out, 23), WN_ERR_BUFFER_TOO_SMALL);
+  uint16_t h0[FT * 6], h1[FT * 5], g0[FT * 4], g1[FT * 7];
+  for (int i = 0; i < FT * 7; i++) {
+    if (i < FT * 6) h0[i] = 0x3C00;
+    if (i < FT * 5) h1[i] = 0xBC00; /* -1 */
+    if (i < FT * 4) g0[i] = 0x3800; /* 0.5 */
+    g1[i] = 0x3C00;
+  }
+  const uint16_t *hs[2] = {h0, h1}, *gs[2] = {g0, g1};
+  EXPECT_OK(wn_factored_projector_project_f16(p, 2, counts, FT, 2, NULL, hs, gs, out, 24));
+  h0[4] = 0x7C00; /* +inf */
+  EXPECT_STATUS(wn_factored_projector_project_f16(p, 2, counts, FT, 2, NULL, hs, gs, out, 24), WN_ERR_NON_FINITE);
+  EXPECT_STATUS(wn_factored_projector_project_f16(p, 2, counts, FT, 2, NULL, hs, NULL, out, 24), WN_ERR_NULL_POINTER);
+
+  /* Ghost dot products. */
+  EXPECT_OK(wn_ghost_gram_f32(2, din, dout, 2, counts, FT, as, ds, WN_DOT_PATH_AUTO, gram, 4, paths));
+  EXPECT_TRUE((paths[0] == WN_DOT_PATH_GHOST || paths[0] == WN_DOT_PATH_MATERIALIZED) && gram[1] == gram[2]);
+  EXPECT_STATUS(wn_ghost_gram_f32(0, din, dout, 2, counts, FT, as, ds, 0, gram, 4, NULL), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_ghost_gram_f32(2, NULL, dout, 2, counts, FT, as, ds, 0, gram, 4, NULL), WN_ERR_NULL_POINTER);
+  EXPECT_STATUS(wn_ghost_gram_f32(2, zero, dout, 2, counts, FT, as, ds, 0, gram, 4, NULL), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_ghost_gram_f32(2, din, dout, 2, counts, FT, as, ds, 3, gram, 4, NULL), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_ghost_gram_f32(2, din, dout, 2, counts, FT - 1, as, ds, 0, gram, 4, NULL), WN_ERR_SHAPE);
+  EXPECT_STATUS(wn_ghost_gram_f32(2, din, dout, 2, counts, FT, bad_as, ds, 0, gram, 4, NULL), WN_ERR_NON_FINITE);
+  EXPECT_STATUS(wn_ghost_gram_f32(2, din, dout, 2, counts, FT, as, ds, 0, gram, 3, NULL), WN_ERR_BUFFER_TOO_SMALL);
+  EXPECT_STATUS(wn_ghost_gram_f32(2, din, dout, 2, counts, FT, as, ds, 0, NULL, 4, NULL), WN_ERR_NULL_POINTER);
+  EXPECT_STATUS(wn_ghost_gram_f32(2, huge, dout, 2, counts, FT, as, ds, 0, gram, 4, NULL), WN_ERR_OUT_OF_MEMORY);
+  EXPECT_TRUE(strlen(wn_last_error()) > 0);
+  float dots[2];
+  const size_t t_counts[2] = {2, 3};
+  const float *explicit_g[2] = {NULL, d1}; /* layer 1: a 7 x 5 gradient */
+  EXPECT_OK(wn_ghost_target_dots_f32(2, din, dout, 2, counts, FT, as, ds, t_counts, as, ds, NULL, 0, dots, 2, paths));
+  EXPECT_OK(wn_ghost_target_dots_f32(2, din, dout, 2, counts, FT, as, ds, t_counts, as, ds, explicit_g, 0, dots, 2, paths));
+  EXPECT_TRUE(paths[1] == WN_DOT_PATH_GHOST);
+  EXPECT_STATUS(wn_ghost_target_dots_f32(2, din, dout, 2, counts, FT, as, ds, NULL, as, ds, explicit_g, 0, dots, 2, NULL), WN_ERR_NULL_POINTER);
+  EXPECT_STATUS(wn_ghost_target_dots_f32(2, din, dout, 2, counts, FT, as, ds, t_counts, NULL, ds, NULL, 0, dots, 2, NULL), WN_ERR_NULL_POINTER);
+  EXPECT_STATUS(wn_ghost_target_dots_f32(2, din, dout, 2, counts, FT, as, ds, t_counts, bad_as, ds, NULL, 0, dots, 2, NULL), WN_ERR_NON_FINITE);
+  EXPECT_STATUS(wn_ghost_target_dots_f32(2, din, dout, 2, counts, FT, as, ds, t_counts, as, ds, NULL, 0, dots, 1, NULL), WN_ERR_BUFFER_TOO_SMALL);
+  EXPECT_STATUS(wn_ghost_target_dots_f32(2, din, dout, 2, counts, FT + 2, as, ds, t_counts, as, ds, NULL, 0, dots, 2, NULL), WN_ERR_SHAPE);
+  EXPECT_STATUS(wn_ghost_target_dots_f32(2, din, dout, 2, counts, FT, as, ds, (const size_t[]){SIZE_MAX / 2, 1}, as, ds, NULL, 0, dots, 2, NULL), WN_ERR_OUT_OF_MEMORY);
+
+  /* Step mode from factors. */
+  int64_t kept[2];
+  EXPECT_OK(wn_select_step_factors(p, 2, counts, FT, 2, NULL, as, ds, 3, as, ds, 1, 0.1f, kept, NULL, 2));
+  EXPECT_STATUS(wn_select_step_factors(p, 2, counts, FT, 2, NULL, as, ds, 3, NULL, ds, 1, 0.1f, kept, NULL, 2), WN_ERR_NULL_POINTER);
+  EXPECT_STATUS(wn_select_step_factors(p, 2, counts, FT, 2, NULL, as, ds, 3, bad_as, ds, 1, 0.1f, kept, NULL, 2), WN_ERR_NON_FINITE);
+  EXPECT_STATUS(wn_select_step_factors(p, 2, counts, FT, 2, NULL, as, ds, 3, as, ds, 3, 0.1f, kept, NULL, 2), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_select_step_factors(p, 2, counts, FT, 2, NULL, as, ds, 3, as, ds, 1, NAN, kept, NULL, 2), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_select_step_factors(p, 2, counts, FT, 2, NULL, as, ds, 3, as, ds, 2, 0.1f, kept, NULL, 1), WN_ERR_BUFFER_TOO_SMALL);
+  EXPECT_STATUS(wn_select_step_factors(p, 0, NULL, 0, 2, NULL, as, ds, 3, as, ds, 1, 0.1f, kept, NULL, 2), WN_ERR_SHAPE);
+  EXPECT_STATUS(wn_select_step_factors(p, 2, counts, FT, 2, unknown_ids, as, ds, 3, as, ds, 1, 0.1f, kept, NULL, 2), WN_ERR_INVALID_ARGUMENT);
+
+  /* The engine: the projector's feature dim must be the engine's. */
+  wn_engine *e = NULL, *wrong = NULL;
+  EXPECT_OK(wn_engine_create(&e, ids, NULL, N, 0, 12, 1));
+  EXPECT_OK(wn_engine_create(&wrong, ids, NULL, N, 0, K, 1));
+  EXPECT_STATUS(wn_engine_add_target_factors(e, p, 0, 2, counts, FT, 2, NULL, as, ds), WN_ERR_BAD_STATE);
+  EXPECT_OK(wn_engine_begin_epoch(e, 0, 1));
+  EXPECT_OK(wn_engine_begin_epoch(wrong, 0, 1));
+  EXPECT_STATUS(wn_engine_add_target_factors(wrong, p, 0, 2, counts, FT, 2, NULL, as, ds), WN_ERR_SHAPE);
+  EXPECT_TRUE(strstr(wn_engine_last_error(wrong), "feature dim") != NULL);
+  EXPECT_STATUS(wn_engine_add_target_factors(e, NULL, 0, 2, counts, FT, 2, NULL, as, ds), WN_ERR_NULL_POINTER);
+  EXPECT_STATUS(wn_engine_add_target_factors(e, (wn_factored_projector *)e, 0, 2, counts, FT, 2, NULL, as, ds), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_engine_add_target_factors(e, p, 1, 2, counts, FT, 2, NULL, as, ds), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_engine_add_target_factors(e, p, 0, 0, NULL, 0, 2, NULL, as, ds), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_engine_add_target_factors(e, p, 0, 2, counts, FT, 2, NULL, bad_as, ds), WN_ERR_NON_FINITE);
+  EXPECT_OK(wn_engine_add_target_factors(e, p, 0, 2, counts, FT, 2, NULL, as, ds));
+  EXPECT_STATUS(wn_engine_add_candidate_factors(wrong, p, ids, 2, counts, FT, 2, NULL, as, ds, NULL, NULL), WN_ERR_SHAPE);
+  EXPECT_STATUS(wn_engine_add_candidate_factors(e, p, NULL, 2, counts, FT, 2, NULL, as, ds, NULL, NULL), WN_ERR_NULL_POINTER);
+  EXPECT_STATUS(wn_engine_add_candidate_factors(e, p, ids, 2, counts, FT - 1, 2, NULL, as, ds, NULL, NULL), WN_ERR_SHAPE);
+  EXPECT_STATUS(wn_engine_add_candidate_factors(e, p, ids, 2, counts, FT, 2, unknown_ids, as, ds, NULL, NULL), WN_ERR_INVALID_ARGUMENT);
+  const int64_t strangers[2] = {ids[0], 12345};
+  EXPECT_STATUS(wn_engine_add_candidate_factors(e, p, strangers, 2, counts, FT, 2, NULL, as, ds, NULL, NULL), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_OK(wn_engine_add_candidate_factors(e, p, NULL, 0, NULL, 0, 2, NULL, as, ds, NULL, NULL));
+  EXPECT_OK(wn_engine_add_candidate_factors(e, p, ids, 2, counts, FT, 2, NULL, as, ds, NULL, NULL));
+  EXPECT_STATUS(wn_engine_add_candidate_factors(e, p, ids, 2, counts, FT, 2, NULL, as, ds, NULL, NULL), WN_ERR_BAD_STATE);
+  EXPECT_STATUS(wn_engine_select_step_factors(wrong, p, 2, counts, FT, 2, NULL, as, ds, 3, as, ds, 1, 0.1f, kept, NULL, 2), WN_ERR_SHAPE);
+  EXPECT_STATUS(wn_engine_select_step_factors(NULL, p, 2, counts, FT, 2, NULL, as, ds, 3, as, ds, 1, 0.1f, kept, NULL, 2), WN_ERR_NULL_POINTER);
+  EXPECT_OK(wn_engine_select_step_factors(e, p, 2, counts, FT, 2, NULL, as, ds, 3, as, ds, 1, 0.1f, kept, NULL, 2));
+  wn_engine_free(wrong);
+  wn_engine_free(e);
+
+  /* Stale and foreign handles. */
+  wn_factored_projector *stale = p;
+  wn_factored_projector_free(p);
+  wn_factored_projector_free(stale);
+  wn_factored_projector_free(NULL);
+  EXPECT_STATUS(wn_factored_projector_dims(stale, &dim, NULL, NULL, 0), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_factored_projector_project_f32(stale, 2, counts, FT, 2, NULL, as, ds, out, 24), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_TRUE(strlen(wn_factored_projector_last_error(stale)) > 0);
+  EXPECT_TRUE(strlen(wn_factored_projector_last_error(NULL)) > 0);
+}
+
 /* An engine that never saw candidate features has nothing to rank. */
 static void test_no_features(void) {
   wn_engine *e = NULL;
@@ -318,5 +484,6 @@ int main(void) {
   test_engine_create_errors();
   test_engine_errors();
   test_no_features();
+  test_factored_errors();
   return finish("test_errors");
 }

@@ -254,6 +254,147 @@ static void test_selection(void) {
   EXPECT_TRUE(out[0] == 1 && out[1] == 4 && out[2] == 0 && out[3] == 2);
 }
 
+/* The factored path: features equal materialize-then-project with the same
+** Kronecker matrices (recovered from unit gradients e_j e_i^T), the ghost
+** Gram equals explicit gradient dot products, and step mode and an epoch fed
+** with factors choose what they choose from the equivalent features. */
+enum { FL = 2, FS = 12, FTOK = 60, FK = 3 * 4 + 2 * 5 };
+static const uint64_t f_ids[FL] = {21, 4};
+static const size_t f_din[FL] = {8, 5}, f_dout[FL] = {6, 9};
+static const size_t f_kin[FL] = {3, 2}, f_kout[FL] = {4, 5};
+
+/* G = D^T A of rows r0 .. r0+t-1 of one layer, d_out x d_in (doubles). */
+static void gradient(const float *a, const float *d, size_t din, size_t dout,
+                     size_t r0, size_t t, double *g) {
+  for (size_t j = 0; j < dout; j++)
+    for (size_t i = 0; i < din; i++) {
+      double sum = 0;
+      for (size_t r = r0; r < r0 + t; r++) sum += (double)d[r * dout + j] * a[r * din + i];
+      g[j * din + i] = sum;
+    }
+}
+
+static void test_factored(void) {
+  static float a[FL][FTOK * 9], d[FL][FTOK * 9], feats[FS * FK], ta[FL][5 * 9], td[FL][5 * 9];
+  static float ua[FL][54 * 9], ud[FL][54 * 9], unit[54 * FK], gram[FS * FS];
+  static double p_in[FL][8 * 3], p_out[FL][9 * 5], g[FS][FL][54];
+  size_t counts[FS], starts[FS + 1] = {0};
+  uint64_t s = 77;
+  for (int i = 0; i < FS; i++) counts[i] = (size_t)(i % 4 == 1 ? 0 : 2 + i % 7);
+  for (int i = 0; i < FS; i++) starts[i + 1] = starts[i] + counts[i];
+  size_t total = starts[FS];
+  for (int l = 0; l < FL; l++) {
+    for (size_t r = 0; r < total * f_din[l]; r++) a[l][r] = uniform(&s);
+    for (size_t r = 0; r < total * f_dout[l]; r++) d[l][r] = uniform(&s);
+    for (size_t r = 0; r < 5 * f_din[l]; r++) ta[l][r] = uniform(&s);
+    for (size_t r = 0; r < 5 * f_dout[l]; r++) td[l][r] = uniform(&s);
+  }
+  const float *as[FL] = {a[0], a[1]}, *ds[FL] = {d[0], d[1]};
+  const float *tas[FL] = {ta[0], ta[1]}, *tds[FL] = {td[0], td[1]};
+  wn_factored_projector *p = NULL;
+  size_t dim = 0, offsets[FL];
+  EXPECT_OK(wn_factored_projector_create(&p, FL, f_ids, f_din, f_dout, f_kin, f_kout, 99, WN_PROJECTOR_RADEMACHER));
+  EXPECT_OK(wn_factored_projector_dims(p, &dim, NULL, offsets, FL));
+  EXPECT_TRUE(dim == FK && offsets[1] == 12);
+  EXPECT_OK(wn_factored_projector_project_f32(p, FS, counts, total, FL, NULL, as, ds, feats, FS * FK));
+
+  /* Recover P_out and P_in of each layer from d_out*d_in one-token samples. */
+  for (int l = 0; l < FL; l++) {
+    size_t din = f_din[l], dout = f_dout[l], n = din * dout, kin = f_kin[l], kout = f_kout[l];
+    size_t ones[54];
+    memset(ua, 0, sizeof ua);
+    memset(ud, 0, sizeof ud);
+    for (size_t q = 0; q < n; q++) {
+      ones[q] = 1;
+      ua[l][q * din + q % din] = 1;  /* A = e_i, i = q % d_in */
+      ud[l][q * dout + q / din] = 1; /* D = e_j, j = q / d_in */
+    }
+    const float *uas[FL] = {ua[0], ua[1]}, *uds[FL] = {ud[0], ud[1]};
+    EXPECT_OK(wn_factored_projector_project_f32(p, n, ones, n, FL, NULL, uas, uds, unit, n * FK));
+    /* unit[(j, i)][a, b] = P_out[j, a] P_in[i, b] */
+    const float *k = unit + offsets[l];
+    double k00 = k[0];
+    EXPECT_TRUE(fabs(fabs(k00) - 1 / sqrt((double)(kin * kout))) < 1e-6);
+    for (size_t j = 0; j < dout; j++)
+      for (size_t c = 0; c < kout; c++) p_out[l][j * kout + c] = k[(j * din) * FK + c * kin];
+    for (size_t i = 0; i < din; i++)
+      for (size_t b = 0; b < kin; b++) p_in[l][i * kin + b] = k[i * FK + b] / k00;
+  }
+  /* Materialize each G, project with P_out^T G P_in, compare. */
+  double err = 0, norm = 0;
+  for (int smp = 0; smp < FS; smp++)
+    for (int l = 0; l < FL; l++) {
+      size_t din = f_din[l], dout = f_dout[l], kin = f_kin[l], kout = f_kout[l];
+      gradient(a[l], d[l], din, dout, starts[smp], counts[smp], g[smp][l]);
+      for (size_t c = 0; c < kout; c++)
+        for (size_t b = 0; b < kin; b++) {
+          double phi = 0;
+          for (size_t j = 0; j < dout; j++)
+            for (size_t i = 0; i < din; i++)
+              phi += p_out[l][j * kout + c] * g[smp][l][j * din + i] * p_in[l][i * kin + b];
+          double got = feats[smp * FK + offsets[l] + c * kin + b];
+          err += (got - phi) * (got - phi), norm += phi * phi;
+        }
+    }
+  EXPECT_TRUE(norm > 0 && sqrt(err / norm) < 1e-4);
+
+  /* The ghost Gram, both paths, equals explicit <G_i, G_j>. */
+  for (int path = WN_DOT_PATH_GHOST; path <= WN_DOT_PATH_MATERIALIZED; path++) {
+    int32_t paths[FL];
+    EXPECT_OK(wn_ghost_gram_f32(FL, f_din, f_dout, FS, counts, total, as, ds, path, gram, FS * FS, paths));
+    EXPECT_TRUE(paths[0] == path && paths[1] == path);
+    err = 0, norm = 0;
+    for (int i = 0; i < FS; i++)
+      for (int j = 0; j < FS; j++) {
+        double exact = 0;
+        for (int l = 0; l < FL; l++)
+          for (size_t q = 0; q < f_din[l] * f_dout[l]; q++) exact += g[i][l][q] * g[j][l][q];
+        err += (gram[i * FS + j] - exact) * (gram[i * FS + j] - exact), norm += exact * exact;
+      }
+    EXPECT_TRUE(sqrt(err / norm) < 1e-4);
+  }
+
+  /* Step mode from factors picks what step mode picks from the features. */
+  float target[FK];
+  size_t five = 5;
+  int64_t by_factors[6], by_features[6], by_engine[6];
+  EXPECT_OK(wn_factored_projector_project_f32(p, 1, &five, 5, FL, NULL, tas, tds, target, FK));
+  EXPECT_OK(wn_select_step_factors(p, FS, counts, total, FL, NULL, as, ds, 5, tas, tds, 6, 0.02f, by_factors, NULL, 6));
+  EXPECT_OK(wn_select_step(feats, FS, FK, target, 6, 0.02f, by_features, NULL, 6));
+  EXPECT_TRUE(memcmp(by_factors, by_features, sizeof by_factors) == 0);
+  wn_engine *e = NULL, *twin = NULL;
+  static int64_t pool[FS], plan_a[FS], plan_b[FS];
+  for (int i = 0; i < FS; i++) pool[i] = 500 + i;
+  EXPECT_OK(wn_engine_create(&e, pool, NULL, FS, 0, FK, 1));
+  EXPECT_OK(wn_engine_select_step_factors(e, p, FS, counts, total, FL, NULL, as, ds, 5, tas, tds, 6, 0.02f, by_engine, NULL, 6));
+  EXPECT_TRUE(memcmp(by_engine, by_features, sizeof by_engine) == 0);
+
+  /* An epoch fed with factors (two batches, layers by id in reverse order)
+  ** plans what an epoch fed with the same features plans. */
+  size_t n_a = 0, n_b = 0, half = starts[FS / 2];
+  const uint64_t reversed[FL] = {f_ids[1], f_ids[0]};
+  const float *as2[FL] = {a[1] + half * f_din[1], a[0] + half * f_din[0]};
+  const float *ds2[FL] = {d[1] + half * f_dout[1], d[0] + half * f_dout[0]};
+  EXPECT_OK(wn_engine_create(&twin, pool, NULL, FS, 0, FK, 1));
+  EXPECT_OK(wn_engine_set_param_f64(e, WN_PARAM_SELECT_FRACTION, 0.25));
+  EXPECT_OK(wn_engine_set_param_f64(twin, WN_PARAM_SELECT_FRACTION, 0.25));
+  EXPECT_OK(wn_engine_begin_epoch(e, 0, 1));
+  EXPECT_OK(wn_engine_add_target_factors(e, p, 0, 1, &five, 5, FL, NULL, tas, tds));
+  EXPECT_OK(wn_engine_add_candidate_factors(e, p, pool, FS / 2, counts, half, FL, NULL, as, ds, NULL, NULL));
+  EXPECT_OK(wn_engine_add_candidate_factors(e, p, pool + FS / 2, FS / 2, counts + FS / 2, total - half, FL, reversed, as2, ds2, NULL, NULL));
+  EXPECT_OK(wn_engine_end_epoch(e, &n_a));
+  EXPECT_OK(wn_engine_begin_epoch(twin, 0, 1));
+  EXPECT_OK(wn_engine_add_target(twin, 0, target, 1, FK));
+  EXPECT_OK(wn_engine_add_candidates(twin, pool, FS, feats, FK, NULL, NULL));
+  EXPECT_OK(wn_engine_end_epoch(twin, &n_b));
+  EXPECT_OK(wn_engine_plan_ids(e, plan_a, FS));
+  EXPECT_OK(wn_engine_plan_ids(twin, plan_b, FS));
+  EXPECT_TRUE(n_a == n_b && n_a == 3 && memcmp(plan_a, plan_b, n_a * sizeof plan_a[0]) == 0);
+  wn_engine_free(twin);
+  wn_engine_free(e);
+  wn_factored_projector_free(p);
+}
+
 int main(void) {
   static world w;
   char audit[256];
@@ -268,6 +409,7 @@ int main(void) {
   test_selection();
   test_projector(&w);
   test_step_mode(&w);
+  test_factored();
   test_engine_loop(&w, audit);
   /* The same loop, its plans checked again, on one BLAS thread. */
   EXPECT_OK(wn_set_blas_threads(1));

@@ -32,7 +32,7 @@ public func wn_engine_select_step(
 }
 
 /// Checks the shared arguments of step mode, runs `rule`, copies the result.
-private func step(
+func step(
   _ features: UnsafePointer<Float>?, _ rows: Int, _ dim: Int, _ target: UnsafePointer<Float>?,
   _ keep: Int, _ stepSize: Float, _ outIndices: UnsafeMutablePointer<Int64>?,
   _ outWeights: UnsafeMutablePointer<Float>?, _ capacity: Int,

@@ -31,7 +31,17 @@ final class Handle<Value> {
 /// negligible next to any call that does work — and it turns the common
 /// binding bugs (use after free, wrong handle type) into errors, not crashes.
 enum Registry {
-  enum Kind { case projector, engine }
+  enum Kind: CustomStringConvertible {
+    case projector, engine, factoredProjector
+
+    var description: String {
+      switch self {
+      case .projector: "projector"
+      case .engine: "engine"
+      case .factoredProjector: "factored projector"
+      }
+    }
+  }
 
   private static let live = Mutex<[UInt: Kind]>([:])
 

@@ -227,6 +227,199 @@ int32_t wn_projector_project_piece_f16(wn_projector *projector,
                                        int32_t accumulate);
 
 /* ---------------------------------------------------------------------------
+** Kronecker-factored projection of linear layers (DESIGN 2.7, LoGra)
+**
+** For a linear layer y = W x with W d_out x d_in, one sample's per-token
+** inputs A (T x d_in) and output gradients D (T x d_out) give the weight
+** gradient G = D^T A (d_out x d_in). The factored projector computes
+**   phi(G) = P_out^T G P_in = (D P_out)^T (A P_in)      (k_out x k_in)
+** row-major, without forming G: 2T(d_in k_in + d_out k_out + k_in k_out)
+** flops instead of 2 d_in d_out k. P_in (d_in x k_in) and P_out
+** (d_out x k_out) are keyed by (seed, layer id, side), scaled so that
+** E|phi(G)|^2 = |G|_F^2; features never depend on batch composition or
+** thread count. Several layers are concatenated in creation order: layer l
+** occupies feature_offsets[l] .. feature_offsets[l] + k_out*k_in - 1.
+**
+** A batch of S samples is described by:
+**   sample_count   S (may be 0).
+**   token_counts   S values T_s >= 0 (a sample with no tokens has a zero
+**                  gradient); NULL only when S == 0.
+**   total_tokens   the rows of every factor matrix, which must equal
+**                  sum(T_s); sample s owns the rows following those of
+**                  samples 0..s-1.
+**   layer_count    the number of entries of the pointer arrays.
+**   inputs         layer_count pointers to A, total_tokens x d_in each.
+**   output_gradients  layer_count pointers to D, total_tokens x d_out each.
+** Pointer arrays are in the layer order given at creation, or, where a
+** function takes `layer_ids`, in the order of those ids (each layer once;
+** NULL for creation order).
+**
+** Thread safety of the object: one thread at a time per projector.
+*/
+typedef struct wn_factored_projector wn_factored_projector;
+
+/*
+** Creates a factored projector over layer_count >= 1 linear layers.
+**   out            receives the handle (NULL on failure).
+**   layer_ids      layer_count distinct ids; an id keys the layer's random
+**                  matrices, so keep it stable across runs.
+**   input_dims, output_dims    d_in, d_out >= 1 per layer.
+**   input_ranks, output_ranks  k_in, k_out >= 1 per layer.
+**   seed           the user seed.
+**   kind           WN_PROJECTOR_RADEMACHER or WN_PROJECTOR_GAUSSIAN.
+** The factor matrices, 4*sum(d_in*k_in + d_out*k_out) bytes, are generated
+** here and cached.
+** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_INVALID_ARGUMENT (no layers,
+** duplicate ids, a zero dimension or rank, kind), WN_ERR_OUT_OF_MEMORY (the
+** matrices overflow or exceed the machine's memory).
+** Thread safety: any thread.
+*/
+int32_t wn_factored_projector_create(wn_factored_projector **out,
+                                     size_t layer_count,
+                                     const uint64_t *layer_ids,
+                                     const size_t *input_dims,
+                                     const size_t *output_dims,
+                                     const size_t *input_ranks,
+                                     const size_t *output_ranks,
+                                     uint64_t seed, int32_t kind);
+
+/*
+** Destroys a factored projector. NULL, or a pointer that is not a live
+** factored projector, is ignored.
+** Thread safety: not concurrently with any other call on it.
+*/
+void wn_factored_projector_free(wn_factored_projector *projector);
+
+/*
+** The message of the last failed call on `projector`, "" if none, or a fixed
+** text when `projector` is NULL or not live. Valid until the next call on
+** the handle. Thread safety: as for the object.
+*/
+const char *wn_factored_projector_last_error(
+    const wn_factored_projector *projector);
+
+/*
+** Writes the feature dimension sum(k_out*k_in) and the layer count (either
+** output may be NULL), and, when out_offsets is not NULL, each layer's first
+** feature column (layer_count values; offsets_capacity >= layer_count).
+** Returns WN_OK, WN_ERR_NULL_POINTER (projector), WN_ERR_BUFFER_TOO_SMALL.
+** Thread safety: as for the object.
+*/
+int32_t wn_factored_projector_dims(const wn_factored_projector *projector,
+                                   size_t *out_feature_dim,
+                                   size_t *out_layer_count,
+                                   size_t *out_offsets,
+                                   size_t offsets_capacity);
+
+/*
+** Projects a batch (see above) into S x feature_dim features `out`
+** (overwritten; out_capacity >= S*feature_dim floats).
+** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_SHAPE (sum(T_s) !=
+** total_tokens), WN_ERR_INVALID_ARGUMENT (layer_count or layer_ids do not
+** name every layer exactly once), WN_ERR_NON_FINITE, WN_ERR_BUFFER_TOO_SMALL,
+** WN_ERR_OUT_OF_MEMORY (sizes overflow).
+** Thread safety: as for the object.
+*/
+int32_t wn_factored_projector_project_f32(
+    wn_factored_projector *projector, size_t sample_count,
+    const size_t *token_counts, size_t total_tokens, size_t layer_count,
+    const uint64_t *layer_ids, const float *const *inputs,
+    const float *const *output_gradients, float *out, size_t out_capacity);
+
+/*
+** As wn_factored_projector_project_f32, for IEEE half-precision factors
+** (uint16_t bit patterns), converted to float in panels.
+** Thread safety: as for the object.
+*/
+int32_t wn_factored_projector_project_f16(
+    wn_factored_projector *projector, size_t sample_count,
+    const size_t *token_counts, size_t total_tokens, size_t layer_count,
+    const uint64_t *layer_ids, const uint16_t *const *inputs,
+    const uint16_t *const *output_gradients, float *out, size_t out_capacity);
+
+/* ---------------------------------------------------------------------------
+** Exact gradient dot products of linear layers ("ghost" dot products)
+**
+** <G_i, G_j> summed over layers, from the factors, for a batch described as
+** above (without ids: the pointer arrays follow input_dims/output_dims).
+** Per layer, either the ghost form
+**   <G_i, G_j> = sum((A_i A_j^T) o (D_i D_j^T))
+** (T_i*T_j*(d_in + d_out) per pair; no gradient is formed) or
+** materialization of G_s = D_s^T A_s (d_in*d_out per sample, in slabs of
+** bounded memory) is used, whichever costs fewer multiply-adds, unless
+** `path` forces one. Both are exact up to fp32 rounding.
+**   path       WN_DOT_PATH_AUTO, _GHOST or _MATERIALIZED.
+**   out_paths  NULL, or receives layer_count values: the path each layer
+**              took (WN_DOT_PATH_GHOST or WN_DOT_PATH_MATERIALIZED).
+** Messages go to wn_last_error(). Thread safety: any thread.
+*/
+#define WN_DOT_PATH_AUTO 0         /* the cheaper path, per layer */
+#define WN_DOT_PATH_GHOST 1        /* from the factors' token kernels */
+#define WN_DOT_PATH_MATERIALIZED 2 /* by forming each gradient */
+
+/*
+** The S x S Gram matrix <G_i, G_j> (symmetric) into `out`
+** (out_capacity >= S*S).
+**   input_dims, output_dims  d_in, d_out >= 1 of each of layer_count >= 1
+**                            layers.
+** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_INVALID_ARGUMENT (no layers, a
+** zero dim, path), WN_ERR_SHAPE (sum(T_s) != total_tokens),
+** WN_ERR_NON_FINITE, WN_ERR_BUFFER_TOO_SMALL, WN_ERR_OUT_OF_MEMORY.
+*/
+int32_t wn_ghost_gram_f32(size_t layer_count, const size_t *input_dims,
+                          const size_t *output_dims, size_t sample_count,
+                          const size_t *token_counts, size_t total_tokens,
+                          const float *const *inputs,
+                          const float *const *output_gradients, int32_t path,
+                          float *out, size_t out_capacity, int32_t *out_paths);
+
+/*
+** The S dot products <G_i, G_target> with one target gradient into `out`
+** (out_capacity >= S). The target of layer l is given
+**   explicitly, when target_gradients != NULL and target_gradients[l] !=
+**     NULL: G_t, d_out x d_in (the ghost path then computes
+**     sum((D_i G_t) o A_i), never costlier than materializing);
+**   else by factors: target_token_counts[l] = T_t tokens, with
+**     target_inputs[l] (T_t x d_in) and target_output_gradients[l]
+**     (T_t x d_out); G_t = D_t^T A_t.
+** target_token_counts, target_inputs and target_output_gradients may be NULL
+** when every layer's target is explicit; target_gradients may be NULL when
+** none is.
+** Returns as wn_ghost_gram_f32 (WN_ERR_NULL_POINTER also when a layer has
+** neither form of target).
+*/
+int32_t wn_ghost_target_dots_f32(
+    size_t layer_count, const size_t *input_dims, const size_t *output_dims,
+    size_t sample_count, const size_t *token_counts, size_t total_tokens,
+    const float *const *inputs, const float *const *output_gradients,
+    const size_t *target_token_counts, const float *const *target_inputs,
+    const float *const *target_output_gradients,
+    const float *const *target_gradients, int32_t path, float *out,
+    size_t out_capacity, int32_t *out_paths);
+
+/*
+** Step mode from factors (no engine): projects the batch and the target
+** with `projector`, then keeps `keep` of the S samples as wn_select_step
+** does on the features (the same picks).
+**   target_tokens   T_t, the rows of every target factor matrix; the target
+**                   gradient is sum_t d_t a_t^T over them (concatenate the
+**                   tokens of several validation samples to target their
+**                   summed gradient).
+**   target_inputs, target_output_gradients  layer_count pointers each, in
+**                   the same order as the batch's.
+** Returns as wn_factored_projector_project_f32 and wn_select_step.
+** Thread safety: as for the projector.
+*/
+int32_t wn_select_step_factors(
+    wn_factored_projector *projector, size_t sample_count,
+    const size_t *token_counts, size_t total_tokens, size_t layer_count,
+    const uint64_t *layer_ids, const float *const *inputs,
+    const float *const *output_gradients, size_t target_tokens,
+    const float *const *target_inputs,
+    const float *const *target_output_gradients, size_t keep, float step_size,
+    int64_t *out_indices, float *out_weights, size_t capacity);
+
+/* ---------------------------------------------------------------------------
 ** Selection over a score array (DESIGN 2.4)
 **
 ** Each writes indices into `scores` (0-based, as int64_t), best first: by
@@ -291,8 +484,10 @@ int32_t wn_select_step(const float *features, size_t rows, size_t dim,
 ** of K domains) and the state that carries across epochs. Each epoch:
 **
 **   wn_engine_begin_epoch
-**   wn_engine_add_target[_gradients]      for every task, before candidates
-**   wn_engine_add_candidates[_gradients]  in batches, each id once per epoch
+**   wn_engine_add_target[_gradients|_factors]      for every task, before
+**                                                  candidates
+**   wn_engine_add_candidate[s|_gradients|_factors] in batches, each id once
+**                                                  per epoch
 **   wn_engine_end_epoch                   -> the plan for the next epoch
 **   wn_engine_plan_*                      copy the plan out
 **
@@ -587,6 +782,49 @@ int32_t wn_engine_select_step(wn_engine *engine, const float *features,
                               size_t keep, float step_size,
                               int64_t *out_indices, float *out_weights,
                               size_t capacity);
+
+/*
+** As wn_engine_add_target from linear-layer factors: each of the
+** sample_count (>= 1) target samples, described as for
+** wn_factored_projector_project_f32, becomes one target row, projected with
+** `projector` (whose feature_dim must equal the engine's k).
+** Returns as wn_engine_add_target and wn_factored_projector_project_f32.
+** Thread safety: as for both objects.
+*/
+int32_t wn_engine_add_target_factors(
+    wn_engine *engine, wn_factored_projector *projector, size_t task,
+    size_t sample_count, const size_t *token_counts, size_t total_tokens,
+    size_t layer_count, const uint64_t *layer_ids, const float *const *inputs,
+    const float *const *output_gradients);
+
+/*
+** As wn_engine_add_candidates from linear-layer factors: candidate ids[s]
+** owns token_counts[s] rows of every factor matrix (count samples, described
+** as for wn_factored_projector_project_f32), projected with `projector`
+** (whose feature_dim must equal the engine's k). losses and
+** reference_losses as for wn_engine_add_candidates.
+** Thread safety: as for both objects.
+*/
+int32_t wn_engine_add_candidate_factors(
+    wn_engine *engine, wn_factored_projector *projector, const int64_t *ids,
+    size_t count, const size_t *token_counts, size_t total_tokens,
+    size_t layer_count, const uint64_t *layer_ids, const float *const *inputs,
+    const float *const *output_gradients, const float *losses,
+    const float *reference_losses);
+
+/*
+** Step mode on an engine from factors: as wn_select_step_factors, with the
+** projector's feature_dim == the engine's k. Independent of epochs.
+** Thread safety: as for both objects.
+*/
+int32_t wn_engine_select_step_factors(
+    wn_engine *engine, wn_factored_projector *projector, size_t sample_count,
+    const size_t *token_counts, size_t total_tokens, size_t layer_count,
+    const uint64_t *layer_ids, const float *const *inputs,
+    const float *const *output_gradients, size_t target_tokens,
+    const float *const *target_inputs,
+    const float *const *target_output_gradients, size_t keep, float step_size,
+    int64_t *out_indices, float *out_weights, size_t capacity);
 
 #ifdef __cplusplus
 } /* extern "C" */

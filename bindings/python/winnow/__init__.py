@@ -14,6 +14,11 @@ Arrays: C-contiguous ``float32`` (``int64`` for ids) are passed to the library
 without a copy; anything else is converted first, which copies. Every failing
 call raises ``WinnowError`` with the library's status and message.
 
+Linear layers at scale: ``FactoredProjector`` projects weight gradients from
+per-token activations and output gradients without forming them, and
+``ghost_gram`` / ``ghost_target_dots`` give their exact dot products; the
+engine takes factors directly (``Engine.add_candidate_factors``, ...).
+
 Thread safety follows the C library: module functions may be called from any
 thread; one ``Projector`` or ``Engine`` must not be used by two threads at once.
 """
@@ -22,14 +27,16 @@ from __future__ import annotations
 
 from ._errors import WinnowError
 from ._lib import lib as _c
-from .engine import Engine, Plan, StepResult, param_bounds, select_step
+from .engine import Engine, Plan, StepResult, param_bounds, select_step, select_step_factors
+from .factored import FactoredProjector, ghost_gram, ghost_target_dots
 from .projector import Projector
 from .selection import select_threshold, select_top_fraction, select_top_k
 
 __all__ = [
     "WinnowError", "Engine", "Plan", "StepResult", "Projector", "version", "abi_version",
     "blas_core_name", "blas_threads", "set_blas_threads", "param_bounds", "select_top_k",
-    "select_top_fraction", "select_threshold", "select_step",
+    "select_top_fraction", "select_threshold", "select_step", "FactoredProjector",
+    "ghost_gram", "ghost_target_dots", "select_step_factors",
 ]
 
 

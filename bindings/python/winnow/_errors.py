@@ -30,3 +30,13 @@ def check(status: int, last_error=None) -> None:
     if status != 0:
         text = last_error() if last_error else _lib.lib.wn_last_error()
         raise WinnowError(status, (text or b"").decode(errors="replace"))
+
+
+#: ``WN_ERR_SHAPE``: dimensions or counts do not agree.
+SHAPE = -2
+
+
+def shape_error(message: str) -> WinnowError:
+    """A ``WN_ERR_SHAPE`` error found by the binding before calling the library
+    (array shapes the C side cannot see), raised like the library's own."""
+    return WinnowError(SHAPE, message)

@@ -26,6 +26,9 @@ c_int32_p = ctypes.POINTER(ctypes.c_int32)
 c_uint16_p = ctypes.POINTER(ctypes.c_uint16)
 c_size_p = ctypes.POINTER(ctypes.c_size_t)
 c_void_pp = ctypes.POINTER(ctypes.c_void_p)
+c_uint64_p = ctypes.POINTER(ctypes.c_uint64)
+c_float_pp = ctypes.POINTER(c_float_p)
+c_uint16_pp = ctypes.POINTER(c_uint16_p)
 
 _i32, _u32, _u64, _i64 = ctypes.c_int32, ctypes.c_uint32, ctypes.c_uint64, ctypes.c_int64
 _size, _f32, _f64 = ctypes.c_size_t, ctypes.c_float, ctypes.c_double
@@ -51,6 +54,28 @@ SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "wn_projector_project_f16": (_i32, [_ptr, c_uint16_p, _size, c_float_p, _size]),
     "wn_projector_project_piece_f16": (
         _i32, [_ptr, c_uint16_p, _size, _size, _size, c_float_p, _size, _i32]),
+    # factored projection and exact dot products
+    "wn_factored_projector_create": (
+        _i32, [c_void_pp, _size, c_uint64_p, c_size_p, c_size_p, c_size_p, c_size_p, _u64, _i32]),
+    "wn_factored_projector_free": (None, [_ptr]),
+    "wn_factored_projector_last_error": (_str, [_ptr]),
+    "wn_factored_projector_dims": (_i32, [_ptr, c_size_p, c_size_p, c_size_p, _size]),
+    "wn_factored_projector_project_f32": (
+        _i32, [_ptr, _size, c_size_p, _size, _size, c_uint64_p, c_float_pp, c_float_pp,
+               c_float_p, _size]),
+    "wn_factored_projector_project_f16": (
+        _i32, [_ptr, _size, c_size_p, _size, _size, c_uint64_p, c_uint16_pp, c_uint16_pp,
+               c_float_p, _size]),
+    "wn_ghost_gram_f32": (
+        _i32, [_size, c_size_p, c_size_p, _size, c_size_p, _size, c_float_pp, c_float_pp, _i32,
+               c_float_p, _size, c_int32_p]),
+    "wn_ghost_target_dots_f32": (
+        _i32, [_size, c_size_p, c_size_p, _size, c_size_p, _size, c_float_pp, c_float_pp,
+               c_size_p, c_float_pp, c_float_pp, c_float_pp, _i32, c_float_p, _size,
+               c_int32_p]),
+    "wn_select_step_factors": (
+        _i32, [_ptr, _size, c_size_p, _size, _size, c_uint64_p, c_float_pp, c_float_pp, _size,
+               c_float_pp, c_float_pp, _size, _f32, c_int64_p, c_float_p, _size]),
     # selection
     "wn_select_top_k": (_i32, [c_float_p, _size, _size, c_int64_p, _size, c_size_p]),
     "wn_select_top_fraction": (_i32, [c_float_p, _size, _f64, c_int64_p, _size, c_size_p]),
@@ -87,6 +112,15 @@ SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "wn_engine_plan_domain_counts": (_i32, [_ptr, c_int64_p, _size]),
     "wn_engine_pool_probabilities": (_i32, [_ptr, c_double_p, _size]),
     "wn_engine_scores": (_i32, [_ptr, c_float_p, _size]),
+    "wn_engine_add_target_factors": (
+        _i32, [_ptr, _ptr, _size, _size, c_size_p, _size, _size, c_uint64_p, c_float_pp,
+               c_float_pp]),
+    "wn_engine_add_candidate_factors": (
+        _i32, [_ptr, _ptr, c_int64_p, _size, c_size_p, _size, _size, c_uint64_p, c_float_pp,
+               c_float_pp, c_float_p, c_float_p]),
+    "wn_engine_select_step_factors": (
+        _i32, [_ptr, _ptr, _size, c_size_p, _size, _size, c_uint64_p, c_float_pp, c_float_pp,
+               _size, c_float_pp, c_float_pp, _size, _f32, c_int64_p, c_float_p, _size]),
     "wn_engine_select_step": (
         _i32, [_ptr, c_float_p, _size, _size, c_float_p, _size, _f32, c_int64_p, c_float_p,
                _size]),

@@ -10,6 +10,7 @@ import numpy as np
 from . import _arrays as A
 from ._errors import check
 from ._lib import lib
+from .factored import FactoredProjector
 from .projector import Projector
 
 #: Parameter names (the C ``WN_PARAM_*`` keys without the prefix, lower case).
@@ -97,6 +98,47 @@ def select_step(features, target, keep: int, step_size: float = 0.01) -> StepRes
     no engine needed. See ``Engine.select_step``.
     """
     return _step(lib.wn_select_step, None, features, target, keep, step_size, check)
+
+
+def _target_batch(projector: FactoredProjector, target):
+    """Step mode's target factors as a one-sample batch of all their rows."""
+    pairs = list(target.values()) if isinstance(target, dict) else list(target)
+    rows = np.asarray(pairs[0][0]).shape[0] if pairs and np.ndim(pairs[0][0]) == 2 else 0
+    return projector._batch([rows], target, name="target")
+
+
+def _step_factors(function, handle, projector: FactoredProjector, token_counts, factors,
+                  target, keep: int, step_size: float, check_status):
+    b = projector._batch(token_counts, factors)
+    t = _target_batch(projector, target)
+    if t.layer_count != b.layer_count or (b.ids is None) != (t.ids is None) or (
+            b.ids is not None and not np.array_equal(b.ids, t.ids)):
+        raise ValueError("target factors must name the same layers, in the same order, "
+                         "as the batch's")
+    indices = np.empty(max(keep, 0), dtype=np.int64)
+    weights = np.empty(max(keep, 0), dtype=np.float32)
+    args = (projector._handle, *b.args(), t.total, t.inputs, t.outputs, keep, step_size,
+            A.i64(indices), A.f32(weights), indices.size)
+    check_status(function(handle, *args) if handle is not None else function(*args))
+    return StepResult(indices, weights)
+
+
+def select_step_factors(projector: FactoredProjector, token_counts, factors, target, keep: int,
+                        step_size: float = 0.01) -> StepResult:
+    """Step mode from linear-layer factors, no engine needed.
+
+    Projects the batch (``token_counts``, ``factors`` as for
+    ``FactoredProjector.project``) and the target with ``projector``, then
+    keeps ``keep`` samples as ``select_step`` does on the features (the same
+    picks). ``target`` is ``[(A_t, D_t), ...]`` per layer in the batch's
+    order (or a dict by id), ``T_t`` rows each: the target gradient is
+    ``D_t.T A_t`` (concatenate the tokens of several validation samples to
+    target their summed gradient).
+    """
+    def check_projector(status):
+        check(status, lambda: lib.wn_factored_projector_last_error(projector._handle))
+    return _step_factors(lib.wn_select_step_factors, None, projector, token_counts, factors,
+                         target, keep, step_size, check_projector)
 
 
 class Engine:
@@ -216,6 +258,45 @@ class Engine:
             self._check(lib.wn_engine_add_candidate_gradients(
                 self._handle, projector._handle, A.i64(i), i.size, A.f32(f), dim, A.f32(l),
                 A.f32(r)))
+
+    def add_target_factors(self, task: int, projector: FactoredProjector, token_counts,
+                           factors) -> None:
+        """Adds target rows for ``task`` from linear-layer factors: each of the
+        ``len(token_counts)`` target samples becomes one row, projected with
+        ``projector`` (whose ``feature_dim`` must equal the engine's)."""
+        b = projector._batch(token_counts, factors)
+        self._check(lib.wn_engine_add_target_factors(self._handle, projector._handle, task,
+                                                     *b.args()))
+
+    def add_candidate_factors(self, ids, projector: FactoredProjector, token_counts, factors,
+                              losses=None, reference_losses=None) -> None:
+        """Adds a batch of candidates by id from linear-layer factors.
+
+        Candidate ``ids[s]`` owns ``token_counts[s]`` rows of every factor
+        (``factors`` as for ``FactoredProjector.project``); the features are
+        projected with ``projector`` (``feature_dim`` equal to the engine's).
+        ``losses`` and ``reference_losses`` as for ``add_candidates``.
+        """
+        i = A.contiguous(ids, np.int64, "ids", ndim=1)
+        b = projector._batch(token_counts, factors)
+        if b.samples != i.size:
+            raise ValueError(f"{b.samples} token counts for {i.size} ids")
+        vectors = []
+        for name, v in (("losses", losses), ("reference_losses", reference_losses)):
+            v = None if v is None else A.contiguous(v, np.float32, name, ndim=1)
+            if v is not None and v.size != i.size:
+                raise ValueError(f"{v.size} {name} for {i.size} ids")
+            vectors.append(v)
+        self._check(lib.wn_engine_add_candidate_factors(
+            self._handle, projector._handle, A.i64(i), *b.args(), A.f32(vectors[0]),
+            A.f32(vectors[1])))
+
+    def select_step_factors(self, projector: FactoredProjector, token_counts, factors, target,
+                            keep: int, step_size: float = 0.01) -> StepResult:
+        """Step mode from linear-layer factors; see ``winnow.select_step_factors``.
+        The projector's ``feature_dim`` must equal the engine's."""
+        return _step_factors(lib.wn_engine_select_step_factors, self._handle, projector,
+                             token_counts, factors, target, keep, step_size, self._check)
 
     def end_epoch(self) -> Plan:
         """Closes the epoch and returns the plan for the next one."""
