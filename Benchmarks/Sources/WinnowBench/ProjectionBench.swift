@@ -47,6 +47,10 @@ func benchDenseProjection(_ report: Report, n: Int, d: Int, k: Int, panelBudget:
                note: "P (\(bytes >> 20) MiB) generated, then multiplied")
     let steady = try bestTime { try cached.project(x, rows: n, into: out) }
     report.add(name, flop / steady / 1e9, "GFLOP/s", vs: roof, note: "P cached")
+    let batch = min(16, n)
+    let small = try bestTime { try cached.project(x, rows: batch, into: out) }
+    report.add(name + ".batch16", Double(batch) / small, "samples/s",
+               note: "P cached, one call with a batch of \(batch) (LESS's)")
     let paneled = try DenseProjector(kind: kind, inputDim: d, outputDim: k, memoryBudget: panelBudget)
     let t = try bestTime(repeats: 2) { try paneled.project(x, rows: n, into: out) }
     report.add(name + ".panels", flop / t / 1e9, "GFLOP/s", vs: roof,

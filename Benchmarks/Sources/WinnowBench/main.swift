@@ -24,4 +24,8 @@ for (area, bench) in areas where options.runs(area) {
   let t = try wallTime { try bench(report, options) }
   print(String(format: "-- %@ done in %.1f s", area, t))
 }
-if let output = options.output { try report.write(to: output) }
+if let output = options.output {
+  try report.write(to: output)
+  let environment = ["core": facts.core, "threads": String(facts.threads)]
+  try JSONEncoder().encode(environment).write(to: URL(fileURLWithPath: output + ".env.json"))
+}
