@@ -15,8 +15,10 @@ class Recorder:
     def __init__(self):
         self.records = []
 
-    def add(self, name, value, unit, note=None):
+    def add(self, name, value, unit, note=None, vs=None):
         rec = {"name": name, "value": float(value), "unit": unit}
+        if vs:
+            rec["vs"] = vs
         if note:
             rec["note"] = note
         self.records.append(rec)

@@ -18,6 +18,7 @@ let areas: [(String, (Report, Options) throws -> Void)] = [
   ("projection", benchProjection),
   ("factored", benchFactored),
   ("selection", benchSelection),
+  ("engine", benchEngine),
   ("disk", benchDisk),
 ]
 for (area, bench) in areas where options.runs(area) {
