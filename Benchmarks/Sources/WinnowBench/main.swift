@@ -20,6 +20,7 @@ let areas: [(String, (Report, Options) throws -> Void)] = [
   ("selection", benchSelection),
   ("engine", benchEngine),
   ("disk", benchDisk),
+  ("disk", benchStore),
 ]
 for (area, bench) in areas where options.runs(area) {
   let t = try wallTime { try bench(report, options) }
