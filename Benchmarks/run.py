@@ -38,6 +38,8 @@ COMPARISONS = [
       for k in ("rademacher", "gaussian")],
     *[(f"projection.dense.{k}.lora", f"peer.trak.projection.{k}.lora", ".vs-trak")
       for k in ("rademacher", "gaussian")],
+    ("projection.dense.rademacher.first-call", "peer.trak.projection.rademacher", ".vs-trak"),
+    ("projection.dense.gaussian.first-call", "peer.trak.projection.gaussian", ".vs-trak"),
     ("scoring.cosine.memory", "peer.numpy.less.cosine", ".vs-numpy"),
     ("scoring.influence.memory", "peer.numpy.influence", ".vs-numpy"),
 ]
@@ -88,8 +90,9 @@ def run_records(cmd, out, env, name, problems):
     start = time.time()
     proc = sh(cmd + ["--output", out], cwd=HERE, env=env, check=False)
     log(f"{name}: {time.time() - start:.1f} s, exit {proc.returncode}")
-    if proc.returncode != 0 or not os.path.exists(out):
-        problems.append(f"{name} exited with status {proc.returncode}")
+    if proc.returncode != 0:
+        problems.append(f"{name} exited with status {proc.returncode} (see its output above)")
+    if not os.path.exists(out):
         return []
     with open(out) as f:
         return json.load(f)

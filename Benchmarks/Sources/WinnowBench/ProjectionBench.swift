@@ -11,7 +11,7 @@ struct ProjectionSizes {
 
   init(smoke: Bool) {
     main = smoke ? (32, 4096, 512) : (256, 65536, 8192)
-    lora = smoke ? (8, 65536, 512) : (32, 4 << 20, 8192)
+    lora = smoke ? (8, 65536, 512) : (32, 2 << 20, 8192)
     panelBudget = smoke ? 1 << 20 : 256 << 20
   }
 }

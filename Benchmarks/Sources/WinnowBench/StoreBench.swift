@@ -20,7 +20,8 @@ struct StoreSizes {
 ///   against `scoring.store.memory-cap` (the store is ≥ 4× the cap).
 /// Skipped (absent from the report) when the CLI has no `score` command.
 func benchStore(_ report: Report, _ options: Options) throws {
-  guard let winnow = options.winnow, (try? runChild(winnow, ["score", "--help"]))?.status == 0 else {
+  guard let winnow = options.winnow,
+        (try? runChild(winnow, ["score", "--help"]))?.output.contains("--memory-cap") == true else {
     print("store figures skipped: no `winnow score` in \(options.winnow ?? "(no --winnow)")")
     return
   }
@@ -73,16 +74,23 @@ func statsValue(_ text: String, _ key: String) -> Double? {
   return line.dropFirst(key.count).split(separator: " ").first.flatMap { Double($0) }
 }
 
-/// Runs `path args` to completion; returns its status and standard error.
-func runChild(_ path: String, _ args: [String]) throws -> (status: Int32, stderr: String) {
+/// Runs `path args` to completion; returns its status, standard error, and
+/// standard output and error together.
+func runChild(_ path: String, _ args: [String]) throws -> (status: Int32, stderr: String, output: String) {
   let p = Process()
   p.executableURL = URL(fileURLWithPath: path)
   p.arguments = args
-  let err = Pipe()
+  let err = Pipe(), out = Pipe()
   p.standardError = err
-  p.standardOutput = FileHandle.nullDevice
+  p.standardOutput = out
   try p.run()
+  // Drain stdout on the side so neither pipe can fill and block the child.
+  nonisolated(unsafe) var stdout = Data()
+  let reader = Thread { stdout = out.fileHandleForReading.readDataToEndOfFile() }
+  reader.start()
   let data = err.fileHandleForReading.readDataToEndOfFile()
   p.waitUntilExit()
-  return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+  while !reader.isFinished { usleep(1000) }
+  let e = String(decoding: data, as: UTF8.self)
+  return (p.terminationStatus, e, String(decoding: stdout, as: UTF8.self) + e)
 }

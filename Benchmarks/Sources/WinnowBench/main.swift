@@ -17,17 +17,26 @@ let report = Report()
 let areas: [(String, (Report, Options) throws -> Void)] = [
   ("projection", benchProjection),
   ("factored", benchFactored),
+  ("scoring", benchScoring),
   ("selection", benchSelection),
   ("engine", benchEngine),
   ("disk", benchDisk),
   ("disk", benchStore),
 ]
+var failures = 0
 for (area, bench) in areas where options.runs(area) {
-  let t = try wallTime { try bench(report, options) }
-  print(String(format: "-- %@ done in %.1f s", area, t))
+  // One failing figure must not cost the others: report it and go on.
+  do {
+    let t = try wallTime { try bench(report, options) }
+    print(String(format: "-- %@ done in %.1f s", area, t))
+  } catch {
+    failures += 1
+    FileHandle.standardError.write(Data("WinnowBench: \(area) failed: \(error)\n".utf8))
+  }
 }
 if let output = options.output {
   try report.write(to: output)
   let environment = ["core": facts.core, "threads": String(facts.threads)]
   try JSONEncoder().encode(environment).write(to: URL(fileURLWithPath: output + ".env.json"))
 }
+if failures > 0 { exit(1) }
