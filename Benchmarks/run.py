@@ -25,7 +25,12 @@ ROOT = os.path.dirname(HERE)
 VENV_PYTHON = os.path.join(HERE, ".venv", "bin", "python")
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 
-# (ours, peer, suffix): a derived record "<ours><suffix>" compares the two.
+# (ours, peer, suffix): a derived record "<ours><suffix>" compares the two;
+# same work unless the suffix's note below says otherwise.
+NOTES = {
+    "batch16.vs-trak": "what a LESS loop gets per call: Winnow keeps P cached across calls, "
+                       "TRAK's BasicProjector regenerates it every call",
+}
 COMPARISONS = [
     ("sgemm.roofline.projection", "peer.numpy.sgemm.projection", ".vs-numpy"),
     *[(f"projection.dense.{k}.panels", f"peer.numpy.projection.{k}", ".vs-numpy")
@@ -125,8 +130,10 @@ def merge(records):
     for ours, peer, suffix in COMPARISONS:
         if ours in by_name and peer in by_name:
             o = by_name[ours]
+            note = next((n for key, n in NOTES.items() if (ours + suffix).endswith(key)),
+                        f"{ours} against {peer}, same work")
             records.append({"name": ours + suffix, "value": o["value"], "unit": o["unit"],
-                            "vs": peer, "note": f"{ours} against {peer}, same work"})
+                            "vs": peer, "note": note})
     by_name = {r["name"]: r for r in records}
     for r in records:
         base = by_name.get(r.get("vs") or "")
