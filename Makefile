@@ -60,3 +60,26 @@ demo: release ## The main job: an end-to-end run on generated data
 
 clean: ## Remove build outputs
 	rm -rf .build demo-out
+
+# MARK: - Benchmarks (issue 6)
+BENCH_VENV := Benchmarks/.venv
+
+.PHONY: bench bench-smoke bench-venv test-bench
+
+bench-venv: deps ## Benchmarks/.venv with NumPy and, if PyPI serves them, torch + traker
+	@[ -x $(BENCH_VENV)/bin/python ] || $(PYTHON) -m venv $(BENCH_VENV)
+	@$(BENCH_VENV)/bin/python -c 'import numpy' 2>/dev/null || $(BENCH_VENV)/bin/pip install -q numpy
+	@$(BENCH_VENV)/bin/python -c 'import torch, trak' 2>/dev/null || \
+	  $(BENCH_VENV)/bin/pip install -q torch traker || \
+	  echo "torch/traker did not install: the TRAK peer is skipped and Benchmarks/README.md says so"
+
+bench: bench-venv ## Every benchmark and peer in one run (< 20 min): Benchmarks/results.json + README.md
+	$(PYTHON) Benchmarks/run.py
+
+bench-smoke: deps ## The benchmarks at tiny sizes, results in a temporary folder
+	$(PYTHON) Benchmarks/run.py --smoke
+
+test-bench: deps ## Smoke-size benchmarks, so they cannot rot (part of make test)
+	$(PYTHON) Benchmarks/run.py --smoke
+
+test: test-bench

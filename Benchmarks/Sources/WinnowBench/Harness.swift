@@ -4,43 +4,61 @@ import Foundation
 ///
 /// `ratio` is ours / theirs in throughput terms (higher is better) against
 /// the record named by `vs` (a roofline or a peer), measured in the same run.
+/// `note` says how a figure was taken when the name alone cannot (e.g. an
+/// extrapolation); it is optional and never compared.
 struct Record: Codable {
   var name: String
   var value: Double
   var unit: String
   var vs: String?
   var ratio: Double?
+  var note: String?
 }
 
-/// Collects records and prints them as they come.
+/// Collects records, prints them as they come, and writes them as JSON.
 final class Report {
   private(set) var records: [Record] = []
 
   @discardableResult
-  func add(_ name: String, _ value: Double, _ unit: String, vs: String? = nil) -> Record {
-    var r = Record(name: name, value: value, unit: unit, vs: vs)
+  func add(
+    _ name: String, _ value: Double, _ unit: String, vs: String? = nil, note: String? = nil
+  ) -> Record {
+    var r = Record(name: name, value: value, unit: unit, vs: vs, note: note)
     if let vs, let base = records.last(where: { $0.name == vs }) {
-      // Throughput units: higher is better; time units: lower is better.
-      r.ratio = isTime(unit) ? base.value / value : value / base.value
+      r.ratio = Self.ratio(value, unit, base.value)
     }
     records.append(r)
     let ratio = r.ratio.map { String(format: "  (%.2f× %@)", $0, vs ?? "") } ?? ""
-    print(String(format: "%-44@ %12.3f %@", name as NSString, value, unit) + ratio)
+    print(String(format: "%-48@ %12.4g %@", name as NSString, value, unit) + ratio)
+    fflush(nil)
     return r
   }
 
-  private func isTime(_ unit: String) -> Bool { ["s", "ms", "us", "ns"].contains(unit) }
+  /// Ours / theirs in throughput terms: time units are inverted.
+  static func ratio(_ ours: Double, _ unit: String, _ theirs: Double) -> Double {
+    ["s", "ms", "us", "ns", "bytes", "MiB"].contains(unit) ? theirs / ours : ours / theirs
+  }
+
+  /// Writes the records as a pretty-printed JSON list.
+  func write(to path: String) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    try encoder.encode(records).write(to: URL(fileURLWithPath: path))
+  }
+}
+
+/// Wall time of one call of `body`, in seconds.
+func wallTime(_ body: () throws -> Void) rethrows -> Double {
+  let start = DispatchTime.now().uptimeNanoseconds
+  try body()
+  return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
 }
 
 /// The best wall time of `repeats` runs of `body` after `warmup` runs.
 func bestTime(repeats: Int = 3, warmup: Int = 1, _ body: () throws -> Void) rethrows -> Double {
   for _ in 0..<warmup { try body() }
   var best = Double.infinity
-  for _ in 0..<repeats {
-    let start = DispatchTime.now().uptimeNanoseconds
-    try body()
-    best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-  }
+  for _ in 0..<repeats { best = min(best, try wallTime(body)) }
   return best
 }
 
@@ -53,4 +71,11 @@ func filledBuffer(_ count: Int, seed: UInt32 = 1) -> UnsafeMutablePointer<Float>
     p[i] = Float(Int32(bitPattern: s >> 8) & 0xFFFF) / 32768 - 1
   }
   return p
+}
+
+/// `count` deterministic floats in `[-1, 1)`, as an array.
+func filledArray(_ count: Int, seed: UInt32 = 1) -> [Float] {
+  let p = filledBuffer(count, seed: seed)
+  defer { p.deallocate() }
+  return Array(UnsafeBufferPointer(start: p, count: count))
 }

@@ -1,0 +1,96 @@
+import Foundation
+import Winnow
+
+/// The sizes of the store figures: a store several times the memory cap.
+struct StoreSizes {
+  var rows: Int, k: Int, targets: Int
+  var memoryCap: Int
+
+  init(smoke: Bool) {
+    (rows, k, targets) = smoke ? (16_384, 256, 16) : (524_288, 1024, 256)
+    memoryCap = smoke ? 4 << 20 : 256 << 20
+  }
+  var bytes: Int { rows * k * 4 }
+}
+
+/// Store figures, from the `winnow` CLI run as a child with `--stats`:
+/// - `scoring.cosine.store`: GB/s of features scored from a feature store
+///   on disk after the page cache is emptied, against `disk.read.cold`;
+/// - `scoring.store.peak-rss`: peak resident memory (VmHWM) of that run,
+///   against `scoring.store.memory-cap` (the store is ≥ 4× the cap).
+/// Skipped (absent from the report) when the CLI has no `score` command.
+func benchStore(_ report: Report, _ options: Options) throws {
+  guard let winnow = options.winnow,
+        (try? runChild(winnow, ["score", "--help"]))?.output.contains("--memory-cap") == true else {
+    print("store figures skipped: no `winnow score` in \(options.winnow ?? "(no --winnow)")")
+    return
+  }
+  let s = StoreSizes(smoke: options.smoke)
+  let dir = options.scratch + "/store-bench"
+  try? FileManager.default.removeItem(atPath: dir)
+  try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+  defer { try? FileManager.default.removeItem(atPath: dir) }
+  try writeFeatures(dir + "/train.npy", rows: s.rows, k: s.k, seed: 21)
+  try writeFeatures(dir + "/target.npy", rows: s.targets, k: s.k, seed: 22)
+  let store = dir + "/store"
+  let imported = try runChild(winnow, ["store", "import", "--input", dir + "/train.npy", "--store", store])
+  guard imported.status == 0 else { throw OptionError("winnow store import failed: \(imported.stderr)") }
+  try FileManager.default.removeItem(atPath: dir + "/train.npy")
+  let method = evictFromPageCache(store)
+  let run = try runChild(winnow, [
+    "score", "--train", store, "--target", dir + "/target.npy", "--output", dir + "/scores.npy",
+    "--memory-cap", String(s.memoryCap), "--no-verify", "--stats",
+  ])
+  guard run.status == 0, let elapsed = statsValue(run.stderr, "elapsed:"),
+        let peak = statsValue(run.stderr, "peak RSS:") else {
+    throw OptionError("winnow score failed: \(run.stderr)")
+  }
+  report.add("scoring.cosine.store", Double(s.bytes) / elapsed / 1e9, "GB/s", vs: "disk.read.cold",
+             note: "winnow score --memory-cap \(s.memoryCap >> 20)M of a \(s.bytes >> 20) MiB store "
+               + "(\(s.rows) × \(s.k), \(s.targets) targets) after \(method.rawValue), process time included")
+  report.add("scoring.store.memory-cap", Double(s.memoryCap) / 1_048_576, "MiB",
+             note: "the store is \(s.bytes / s.memoryCap)× the cap")
+  report.add("scoring.store.peak-rss", peak / 1_048_576, "MiB", vs: "scoring.store.memory-cap",
+             note: "VmHWM of the winnow score child (--stats); ratio = cap / peak")
+}
+
+/// A `rows × k` `<f4` `.npy` of deterministic values, written in slabs.
+func writeFeatures(_ path: String, rows: Int, k: Int, seed: UInt32) throws {
+  let writer = try NPYWriter(url: URL(fileURLWithPath: path), dtype: .float32, rowShape: [k])
+  let slab = min(rows, max(1, (8 << 20) / (4 * k)))
+  var done = 0
+  while done < rows {
+    let n = min(slab, rows - done)
+    let values = filledArray(n * k, seed: seed &+ UInt32(done))
+    try values.withUnsafeBufferPointer { try writer.append(floats: $0) }
+    done += n
+  }
+  try writer.finalize()
+}
+
+/// The number after `key` on a `--stats` line ("elapsed: 1.2 s", "peak RSS: 123 bytes").
+func statsValue(_ text: String, _ key: String) -> Double? {
+  guard let line = text.split(separator: "\n").last(where: { $0.hasPrefix(key) }) else { return nil }
+  return line.dropFirst(key.count).split(separator: " ").first.flatMap { Double($0) }
+}
+
+/// Runs `path args` to completion; returns its status, standard error, and
+/// standard output and error together.
+func runChild(_ path: String, _ args: [String]) throws -> (status: Int32, stderr: String, output: String) {
+  let p = Process()
+  p.executableURL = URL(fileURLWithPath: path)
+  p.arguments = args
+  let err = Pipe(), out = Pipe()
+  p.standardError = err
+  p.standardOutput = out
+  try p.run()
+  // Drain stdout on the side so neither pipe can fill and block the child.
+  nonisolated(unsafe) var stdout = Data()
+  let reader = Thread { stdout = out.fileHandleForReading.readDataToEndOfFile() }
+  reader.start()
+  let data = err.fileHandleForReading.readDataToEndOfFile()
+  p.waitUntilExit()
+  while !reader.isFinished { usleep(1000) }
+  let e = String(decoding: data, as: UTF8.self)
+  return (p.terminationStatus, e, String(decoding: stdout, as: UTF8.self) + e)
+}
