@@ -49,26 +49,22 @@ extension ScoringPass {
     var part = [Float](repeating: 0, count: b * groups)
     var scale = [Float](repeating: 1, count: b)
     try withTrainBlock(c, rows) { block in
-      try part.withUnsafeMutableBufferPointer { p in
-        try directions.withUnsafeBufferPointer { d in
-          guard let p = p.baseAddress, let d = d.baseAddress else { return }
-          try BLAS.sgemm(
-            .none, .transposed, m: b, n: groups, k: k, alpha: 1, a: block, lda: k,
-            b: d, ldb: k, beta: 0, c: p, ldc: groups)
+      // Cache-sized slices: each slice's norms and its sgemm read the same
+      // rows while they are in cache, so the pass reads memory once.
+      let slice = Self.sliceRows(k: k)
+      for s0 in stride(from: 0, to: b, by: slice) {
+        let m = min(slice, b - s0)
+        try part.withUnsafeMutableBufferPointer { p in
+          try directions.withUnsafeBufferPointer { d in
+            guard let p = p.baseAddress, let d = d.baseAddress else { return }
+            try BLAS.sgemm(
+              .none, .transposed, m: m, n: groups, k: k, alpha: 1, a: block + s0 * k, lda: k,
+              b: d, ldb: k, beta: 0, c: p + s0 * groups, ldc: groups)
+          }
         }
-      }
-      for i in 0..<b {
-        let row = block + i * k
-        if plan.measure == .cosine {
-          scale[i] = try inverseNorm(row, k)
-        }
-        // A non-finite feature always makes its scores non-finite (OpenBLAS
-        // kernels multiply every term), so only such rows need the exact test.
-        let suspect = !scale[i].isFinite || part[(i * groups)..<((i + 1) * groups)].contains { !$0.isFinite }
-        if suspect, wn_count_nonfinite(row, k) != 0 {
-          guard plan.skipNonFinite else { throw nonFiniteRow(rows.lowerBound + i, checkpoint: c) }
-          excluded[i] = true
-          scale[i] = 0
+        for i in s0..<s0 + m {
+          try checkRow(i, block: block, k: k, rows: rows, checkpoint: c, part: part,
+                       scale: &scale, excluded: &excluded)
         }
       }
     }
@@ -77,6 +73,30 @@ extension ScoringPass {
         let term = part[i * groups + g] * scale[i]
         acc[i * groups + g] = c == 0 ? term : acc[i * groups + g] + term
       }
+    }
+  }
+
+  /// Rows per cache-resident slice of a block: about 1 MiB of features,
+  /// fixed by `k` alone so that results do not depend on the memory cap.
+  static func sliceRows(k: Int) -> Int { max(8, (1 << 20) / max(1, 4 * k)) }
+
+  /// Sets row `i`'s cosine scale and handles a non-finite row (skip or fail).
+  private func checkRow(
+    _ i: Int, block: UnsafePointer<Float>, k: Int, rows: Range<Int>, checkpoint c: Int,
+    part: [Float], scale: inout [Float], excluded: inout [Bool]
+  ) throws {
+    let groups = plan.groupCount
+    let row = block + i * k
+    if plan.measure == .cosine {
+      scale[i] = try inverseNorm(row, k)
+    }
+    // A non-finite feature always makes its scores non-finite (OpenBLAS
+    // kernels multiply every term), so only such rows need the exact test.
+    let suspect = !scale[i].isFinite || part[(i * groups)..<((i + 1) * groups)].contains { !$0.isFinite }
+    if suspect, wn_count_nonfinite(row, k) != 0 {
+      guard plan.skipNonFinite else { throw nonFiniteRow(rows.lowerBound + i, checkpoint: c) }
+      excluded[i] = true
+      scale[i] = 0
     }
   }
 
