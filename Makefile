@@ -8,8 +8,12 @@ APT_PACKAGES := libopenblas-dev liblapacke-dev
 PYTHON ?= python3
 SWIFT_FLAGS ?=
 RELEASE_BIN = $(shell swift build -c release --show-bin-path)
+# The C ABI: a release build with the Swift runtime linked in statically, in
+# its own scratch folder (its flags differ from the CLI's release build).
+LIB_SCRATCH := .build/static
+LIB_DIR := .build/lib
 
-.PHONY: help deps build release test demo clean
+.PHONY: help deps build release lib test test-swift test-c test-python demo clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -30,9 +34,26 @@ build: deps ## Debug build of the library, CLI and tests
 release: deps ## Release build of the CLI
 	swift build -c release $(SWIFT_FLAGS)
 
-test: deps ## Run the whole test suite
+lib: deps ## Release libwinnow.so (static Swift runtime) + winnow.h in .build/lib
+	swift build -c release --product WinnowC -Xswiftc -static-stdlib \
+	  --scratch-path $(LIB_SCRATCH) $(SWIFT_FLAGS)
+	@mkdir -p $(LIB_DIR)
+	strip --strip-unneeded -o $(LIB_DIR)/libwinnow.so $(LIB_SCRATCH)/release/libWinnowC.so
+	cp Sources/WinnowC/include/winnow.h $(LIB_DIR)/winnow.h
+	@echo "built $(LIB_DIR)/libwinnow.so ($$(du -h $(LIB_DIR)/libwinnow.so | cut -f1))"
+
+test: test-swift test-c test-python ## Run the whole test suite
+
+test-swift: deps ## The Swift unit tests
 	swift build --build-tests $(SWIFT_FLAGS)
 	swift test --skip-build $(SWIFT_FLAGS)
+
+test-c: lib ## C programs, exports and leak check against the release libwinnow.so
+	Tests/c/run.sh $(LIB_DIR)
+
+test-python: lib ## The Python binding's tests (pytest) against the release libwinnow.so
+	@$(PYTHON) -c 'import pytest' 2>/dev/null || $(PYTHON) -m pip install -q pytest
+	WINNOW_LIBRARY=$(CURDIR)/$(LIB_DIR)/libwinnow.so $(PYTHON) -m pytest -q bindings/python/tests
 
 demo: release ## The main job: an end-to-end run on generated data
 	$(PYTHON) scripts/demo.py --winnow "$(RELEASE_BIN)/winnow"

@@ -11,6 +11,10 @@ let package = Package(
   products: [
     .library(name: "Winnow", targets: ["Winnow"]),
     .executable(name: "winnow", targets: ["WinnowCLI"]),
+    // The C ABI. SwiftPM names the file libWinnowC.so (product names must
+    // differ from the `winnow` executable's); its SONAME is libwinnow.so and
+    // `make lib` installs it under that name (see the Makefile).
+    .library(name: "WinnowC", type: .dynamic, targets: ["WinnowC"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
@@ -20,6 +24,19 @@ let package = Package(
     .target(
       name: "Winnow",
       dependencies: ["COpenBLAS", "CWinnowKernels"]
+    ),
+    // The C ABI: Swift `@c @implementation` functions type-checked against
+    // the hand-written header in Sources/WinnowC/include/winnow.h.
+    .target(
+      name: "WinnowC",
+      dependencies: ["Winnow", "CWinnowABI"],
+      exclude: ["include", "exports.map"],
+      linkerSettings: [
+        .unsafeFlags([
+          "-Xlinker", "-soname=libwinnow.so",
+          "-Xlinker", "--version-script=\(Context.packageDirectory)/Sources/WinnowC/exports.map",
+        ])
+      ]
     ),
     .executableTarget(
       name: "WinnowCLI",
@@ -35,6 +52,8 @@ let package = Package(
       name: "COpenBLAS",
       providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
     ),
+    // winnow.h as a Clang module, so that WinnowC can implement it.
+    .systemLibrary(name: "CWinnowABI", path: "Sources/WinnowC/include"),
     // Hot element-wise kernels (counter RNG panel fills, fp16 conversion),
     // compiled with per-function target attributes and a portable fallback.
     .target(

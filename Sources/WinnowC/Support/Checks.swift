@@ -1,0 +1,36 @@
+import Winnow
+
+/// Argument checks shared by the entry points. C hands us raw pointers and
+/// `size_t` counts (imported as `Int`: a count above `Int.max` arrives
+/// negative), so each is checked before any memory is touched.
+enum Check {
+  /// `pointer`, or `WN_ERR_NULL_POINTER` naming the argument.
+  static func present<P>(_ pointer: P?, _ name: String) throws -> P {
+    guard let pointer else { throw WinnowError(.nullPointer, "\(name) is NULL") }
+    return pointer
+  }
+
+  /// A C `size_t` as a non-negative `Int`.
+  static func count(_ n: Int, _ name: String) throws -> Int {
+    guard n >= 0 else { throw WinnowError(.invalidArgument, "\(name) = \(UInt(bitPattern: n)) is too large") }
+    return n
+  }
+
+  /// `a · b` elements, or `WN_ERR_OUT_OF_MEMORY` if that cannot be addressed
+  /// (bytes of `elementSize` each).
+  static func product(_ a: Int, _ b: Int, elementSize: Int = 4, _ what: String) throws -> Int {
+    let (n, o1) = a.multipliedReportingOverflow(by: b)
+    let (_, o2) = n.multipliedReportingOverflow(by: elementSize)
+    guard a >= 0, b >= 0, !o1, !o2 else {
+      throw WinnowError(.outOfMemory, "\(what): \(UInt(bitPattern: a)) × \(UInt(bitPattern: b)) elements overflow the address space")
+    }
+    return n
+  }
+
+  /// Throws `WN_ERR_BUFFER_TOO_SMALL` unless `capacity ≥ needed`.
+  static func capacity(_ capacity: Int, _ needed: Int, _ name: String) throws {
+    guard capacity >= 0, capacity >= needed else {
+      throw WinnowError(.bufferTooSmall, "\(name) holds \(UInt(bitPattern: capacity)) elements, \(needed) are needed")
+    }
+  }
+}

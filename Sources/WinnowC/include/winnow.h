@@ -1,0 +1,595 @@
+/*
+** winnow.h — the C interface of Winnow, training-time data selection.
+**
+** A training loop links libwinnow.so and, every epoch (or every step), asks
+** which samples to train on, with what weights, in what domain mixture.
+** This header is written by hand and is the library's contract; the Swift
+** implementation is type-checked against it (`@c @implementation`).
+**
+** Conventions (the same for every object):
+**
+**   - Every name starts with `wn_` or `WN_`.
+**   - Objects are opaque handles. `wn_X_create(&out, ...)` takes the output
+**     pointer first and sets it to NULL on failure; `wn_X_free(NULL)` is a
+**     no-op, and so is freeing a pointer that is not a live handle (a double
+**     free, a handle of another type).
+**   - Every fallible function returns an `int32_t` status: WN_OK (0) or a
+**     negative WN_ERR_* code. `wn_status_string(status)` names a status;
+**     `wn_X_last_error(handle)` gives the message of the last failure on a
+**     handle, `wn_last_error()` that of the last failure on this thread.
+**     A call that fails leaves the object's state unchanged; what it wrote
+**     to output buffers is unspecified, except the required size written on
+**     WN_ERR_BUFFER_TOO_SMALL where a function documents it.
+**   - A NULL handle is WN_ERR_NULL_POINTER; a pointer that is not a live
+**     handle of the right type (freed, or another object) is
+**     WN_ERR_INVALID_ARGUMENT.
+**   - Counts are `size_t`; matrices are row-major `float` arrays, named with
+**     their shape (`rows x dim`). Outputs are caller-allocated and passed with
+**     their capacity in elements; the matching size query says how large
+**     they must be.
+**   - Tunables are set by key (WN_PARAM_*), with bounds you can query, so
+**     new parameters never change existing signatures.
+**   - Nothing traps: NULL pointers, sizes that overflow, NaN and infinite
+**     inputs, out-of-range parameters and calls out of order all come back
+**     as statuses. (Pointers to too-small memory cannot be detected: the
+**     sizes you pass must describe the memory you pass.)
+**
+** Thread safety: functions without a handle may be called from any thread at
+** any time. A handle may be used by one thread at a time: calls on the same
+** handle must be serialized by the caller; different handles are
+** independent. Each function repeats the rule that applies to it.
+*/
+#ifndef WINNOW_H
+#define WINNOW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------------------
+** Versions
+*/
+
+/* The version of the library this header describes. */
+#define WN_VERSION_MAJOR 0
+#define WN_VERSION_MINOR 1
+#define WN_VERSION_PATCH 0
+#define WN_VERSION_STRING "0.1.0"
+
+/* Bumped whenever a signature or a constant of this header changes meaning;
+** compare with wn_abi_version() to detect a header/library mismatch. */
+#define WN_ABI_VERSION 1
+
+/*
+** The library version, "MAJOR.MINOR.PATCH" (static storage; never free it).
+** Thread safety: any thread.
+*/
+const char *wn_version(void);
+
+/*
+** The ABI version of the loaded library (WN_ABI_VERSION when it was built).
+** Thread safety: any thread.
+*/
+uint32_t wn_abi_version(void);
+
+/* ---------------------------------------------------------------------------
+** Statuses and messages
+*/
+
+#define WN_OK 0
+#define WN_ERR_INVALID_ARGUMENT (-1) /* a parameter is out of range */
+#define WN_ERR_SHAPE (-2)            /* dimensions or counts do not agree */
+#define WN_ERR_NON_FINITE (-3)       /* an input holds NaN or infinity */
+#define WN_ERR_IO (-4)               /* a file cannot be opened or written */
+#define WN_ERR_FORMAT (-5)           /* a file is malformed or truncated */
+#define WN_ERR_OUT_OF_MEMORY (-6)    /* an allocation failed or is too large */
+#define WN_ERR_BAD_STATE (-7)        /* a call out of order */
+#define WN_ERR_UNSUPPORTED (-8)      /* a valid input Winnow cannot handle */
+#define WN_ERR_NUMERICAL (-9)        /* a numerical routine failed */
+#define WN_ERR_NULL_POINTER (-10)    /* a required pointer or handle is NULL */
+#define WN_ERR_BUFFER_TOO_SMALL (-11) /* an output capacity is too small */
+#define WN_ERR_INTERNAL (-99)        /* a bug in Winnow: please report it */
+
+/*
+** A short English name for a status ("ok", "null pointer", ...; "unknown
+** status" for codes this library does not know). Static storage.
+** Thread safety: any thread.
+*/
+const char *wn_status_string(int32_t status);
+
+/*
+** The message of the most recent failed call made by the calling thread
+** (any function, with or without a handle), or "" if none failed yet. The
+** text stays valid until the thread's next failing call; copy it to keep it.
+** Thread safety: any thread; each thread has its own message.
+*/
+const char *wn_last_error(void);
+
+/* ---------------------------------------------------------------------------
+** BLAS
+*/
+
+/*
+** The OpenBLAS kernel family chosen at load time (e.g. "SkylakeX",
+** "Haswell"; see OPENBLAS_CORETYPE). Static storage.
+** Thread safety: any thread.
+*/
+const char *wn_blas_core_name(void);
+
+/*
+** The number of threads OpenBLAS uses (process-wide).
+** Thread safety: any thread.
+*/
+int32_t wn_blas_threads(void);
+
+/*
+** Sets the number of OpenBLAS threads for the whole process, 1 to 1024.
+** Results do not depend on it (selection is deterministic for any count).
+** Returns WN_OK or WN_ERR_INVALID_ARGUMENT.
+** Thread safety: call while no other thread runs Winnow or BLAS work.
+*/
+int32_t wn_set_blas_threads(int32_t threads);
+
+/* ---------------------------------------------------------------------------
+** Dense random projection (DESIGN 2.1): phi(g) = (1/sqrt(k)) P^T g
+**
+** P (D x k) is keyed by (kind, seed) and by position, so features never
+** depend on batch size, thread count or how a gradient is cut into pieces.
+** P is cached when D*k*4 bytes fit the memory budget, else generated in
+** panels on each call.
+**
+** Thread safety of the object: one thread at a time per projector.
+*/
+typedef struct wn_projector wn_projector;
+
+#define WN_PROJECTOR_RADEMACHER 0 /* entries +-1 (default) */
+#define WN_PROJECTOR_GAUSSIAN 1   /* entries standard normal */
+
+/*
+** Creates a projector from input_dim (D >= 1) to output_dim (k >= 1).
+**   out            receives the handle (NULL on failure).
+**   kind           WN_PROJECTOR_RADEMACHER or WN_PROJECTOR_GAUSSIAN.
+**   seed           key of the random matrix.
+**   memory_budget  bytes P may occupy; 0 means the default (1 GiB); at
+**                  least 4*k otherwise.
+** Returns WN_OK, WN_ERR_NULL_POINTER (out), WN_ERR_INVALID_ARGUMENT (kind,
+** a zero or too-large dimension, a budget below one row).
+** Thread safety: any thread.
+*/
+int32_t wn_projector_create(wn_projector **out, int32_t kind, uint64_t seed,
+                            size_t input_dim, size_t output_dim,
+                            size_t memory_budget);
+
+/*
+** Destroys a projector. NULL, or a pointer that is not a live projector, is
+** ignored. Thread safety: not concurrently with any other call on it.
+*/
+void wn_projector_free(wn_projector *projector);
+
+/*
+** The message of the last failed call on `projector`, "" if none, or a fixed
+** text when `projector` is NULL or not a live projector. Valid until the
+** next call on the handle. Thread safety: as for the object.
+*/
+const char *wn_projector_last_error(const wn_projector *projector);
+
+/*
+** Writes D and k to the two outputs.
+** Returns WN_OK or WN_ERR_NULL_POINTER. Thread safety: as for the object.
+*/
+int32_t wn_projector_dims(const wn_projector *projector,
+                          size_t *out_input_dim, size_t *out_output_dim);
+
+/*
+** Projects rows x D gradients `x` into rows x k features `out`
+** (overwritten; out_capacity >= rows*k floats). rows may be 0.
+** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_BUFFER_TOO_SMALL,
+** WN_ERR_NON_FINITE (x holds NaN/inf), WN_ERR_OUT_OF_MEMORY (rows*D overflows).
+** Thread safety: as for the object.
+*/
+int32_t wn_projector_project_f32(wn_projector *projector, const float *x,
+                                 size_t rows, float *out, size_t out_capacity);
+
+/*
+** Projects a piece of each gradient: x is rows x length, holding columns
+** offset .. offset+length-1 of the D-dimensional gradients (a layer, a
+** parameter range). With accumulate != 0 the features are added to `out`,
+** so the pieces of a gradient sum to the features of the whole.
+** Returns as wn_projector_project_f32, plus WN_ERR_SHAPE when the piece does
+** not fit in 0..D-1 or length is 0.
+** Thread safety: as for the object.
+*/
+int32_t wn_projector_project_piece_f32(wn_projector *projector,
+                                       const float *x, size_t rows,
+                                       size_t offset, size_t length,
+                                       float *out, size_t out_capacity,
+                                       int32_t accumulate);
+
+/*
+** As wn_projector_project_f32, for IEEE half-precision input (uint16_t bit
+** patterns), converted to float in panels.
+** Thread safety: as for the object.
+*/
+int32_t wn_projector_project_f16(wn_projector *projector, const uint16_t *x,
+                                 size_t rows, float *out, size_t out_capacity);
+
+/*
+** As wn_projector_project_piece_f32, for half-precision input.
+** Thread safety: as for the object.
+*/
+int32_t wn_projector_project_piece_f16(wn_projector *projector,
+                                       const uint16_t *x, size_t rows,
+                                       size_t offset, size_t length,
+                                       float *out, size_t out_capacity,
+                                       int32_t accumulate);
+
+/* ---------------------------------------------------------------------------
+** Selection over a score array (DESIGN 2.4)
+**
+** Each writes indices into `scores` (0-based, as int64_t), best first: by
+** descending score, ties by ascending index, so results are deterministic.
+** Scores must be finite. Size query: with out_indices == NULL and
+** capacity == 0, only *out_count is written (the number of indices the call
+** would return) and WN_OK is returned. When 0 < capacity < that number, or
+** out_indices is NULL with a nonzero capacity, the call returns
+** WN_ERR_BUFFER_TOO_SMALL / WN_ERR_NULL_POINTER; on WN_ERR_BUFFER_TOO_SMALL
+** *out_count holds the size needed. Messages go to wn_last_error().
+** Thread safety: any thread.
+*/
+
+/*
+** The k best of n scores, 1 <= k <= n.
+** Returns WN_OK, WN_ERR_NULL_POINTER (scores, out_count), WN_ERR_INVALID_ARGUMENT
+** (n == 0, k out of range), WN_ERR_NON_FINITE, WN_ERR_BUFFER_TOO_SMALL.
+*/
+int32_t wn_select_top_k(const float *scores, size_t n, size_t k,
+                        int64_t *out_indices, size_t capacity,
+                        size_t *out_count);
+
+/*
+** The best round(fraction*n) (at least 1) of n scores, fraction in (0, 1].
+** Returns as wn_select_top_k (WN_ERR_INVALID_ARGUMENT for the fraction).
+*/
+int32_t wn_select_top_fraction(const float *scores, size_t n, double fraction,
+                               int64_t *out_indices, size_t capacity,
+                               size_t *out_count);
+
+/*
+** Every index whose score is >= threshold (finite); possibly none.
+** Returns as wn_select_top_k.
+*/
+int32_t wn_select_threshold(const float *scores, size_t n, float threshold,
+                            int64_t *out_indices, size_t capacity,
+                            size_t *out_count);
+
+/*
+** Step mode without an engine (DESIGN 2.4, GREATS): keeps `keep` of `rows`
+** candidate rows by greedy maximization of
+** eta*<g_i, target> - eta^2 * sum_{j in S} <g_i, g_j>.
+**   features     rows x dim per-sample (projected) gradients.
+**   target       dim values, the target (validation) gradient.
+**   keep         1 <= keep <= rows.   step_size  eta >= 0, finite.
+**   out_indices  receives `keep` row indices in pick order (capacity >= keep).
+**   out_weights  NULL, or receives `keep` weights (all 1 under GREATS).
+** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_SHAPE (rows or dim 0),
+** WN_ERR_INVALID_ARGUMENT (keep, step_size), WN_ERR_NON_FINITE,
+** WN_ERR_BUFFER_TOO_SMALL.
+** Thread safety: any thread.
+*/
+int32_t wn_select_step(const float *features, size_t rows, size_t dim,
+                       const float *target, size_t keep, float step_size,
+                       int64_t *out_indices, float *out_weights,
+                       size_t capacity);
+
+/* ---------------------------------------------------------------------------
+** The training-time engine
+**
+** An engine holds a fixed candidate pool (N distinct sample ids, each in one
+** of K domains) and the state that carries across epochs. Each epoch:
+**
+**   wn_engine_begin_epoch
+**   wn_engine_add_target[_gradients]      for every task, before candidates
+**   wn_engine_add_candidates[_gradients]  in batches, each id once per epoch
+**   wn_engine_end_epoch                   -> the plan for the next epoch
+**   wn_engine_plan_*                      copy the plan out
+**
+** Parameters can change only between epochs. A call out of this order
+** returns WN_ERR_BAD_STATE and changes nothing.
+**
+** Thread safety of the object: one thread at a time per engine.
+*/
+typedef struct wn_engine wn_engine;
+
+/* Parameter keys (wn_engine_set_param_*; wn_param_bounds gives the ranges). */
+#define WN_PARAM_POLICY 1                 /* WN_POLICY_*, default TOP_FRACTION */
+#define WN_PARAM_SELECT_FRACTION 2        /* (0, 1], default 0.05 */
+#define WN_PARAM_TEMPERATURE 3            /* stochastic softmax tau, default 1 */
+#define WN_PARAM_EXPLORATION_FLOOR 4      /* [0, 1], default 0.05 */
+#define WN_PARAM_SEED 5                   /* any 64-bit value via _i64, default 0 */
+#define WN_PARAM_SCORE_COMBINATION 6      /* WN_COMBINE_*, default LR_WEIGHTED */
+#define WN_PARAM_EMA_DECAY 7              /* [0, 1), default 0.5 */
+#define WN_PARAM_SELECT_EVERY 8           /* re-plan every n epochs, default 1 */
+#define WN_PARAM_WARMUP_EPOCHS 9          /* default 0 */
+#define WN_PARAM_WARMUP_FRACTION 10       /* (0, 1], default 1 */
+#define WN_PARAM_MIXTURE_RULE 11          /* WN_MIXTURE_*, default FIXED */
+#define WN_PARAM_ALIGNMENT_CLIP 12        /* (0, 1e6], default 1 */
+#define WN_PARAM_ALIGNMENT_TEMPERATURE 13 /* mu, default 1 */
+#define WN_PARAM_EXCESS_LOSS_STEP_SIZE 14 /* DoReMi eta, default 1 */
+#define WN_PARAM_MIXTURE_SMOOTHING 15     /* DoReMi epsilon, default 1e-3 */
+#define WN_PARAM_WEIGHTING 16             /* WN_WEIGHTING_*, default AUTOMATIC */
+#define WN_PARAM_WEIGHT_TEMPERATURE 17    /* default 1 */
+#define WN_PARAM_WEIGHT_MIN 18            /* [0, 1], default 0.1 */
+#define WN_PARAM_WEIGHT_MAX 19            /* [1, 1e6], default 10 */
+#define WN_PARAM_DIVERSITY_STEP_SIZE 20   /* GREATS eta, default 0.01 */
+
+#define WN_POLICY_TOP_FRACTION 0
+#define WN_POLICY_DOMAIN_QUOTA 1
+#define WN_POLICY_STOCHASTIC 2
+#define WN_POLICY_DIVERSITY 3
+
+#define WN_COMBINE_LR_WEIGHTED 0
+#define WN_COMBINE_MOVING_AVERAGE 1
+
+#define WN_MIXTURE_FIXED 0
+#define WN_MIXTURE_GRADIENT_ALIGNMENT 1
+#define WN_MIXTURE_EXCESS_LOSS 2
+#define WN_MIXTURE_BANDIT 3
+
+#define WN_WEIGHTING_AUTOMATIC 0 /* unbiased for stochastic, else uniform */
+#define WN_WEIGHTING_UNIFORM 1
+#define WN_WEIGHTING_SELF_NORMALIZED 2
+#define WN_WEIGHTING_UNBIASED 3
+
+#define WN_PLAN_PLANNED 0 /* chosen by the policy */
+#define WN_PLAN_WARMUP 1  /* a warm-up epoch: full pool or a random subset */
+#define WN_PLAN_REUSED 2  /* the last planned selection (select_every) */
+
+/* Flags written by wn_param_bounds. */
+#define WN_PARAM_FLAG_INTEGER 1    /* only whole numbers are accepted */
+#define WN_PARAM_FLAG_LOWER_OPEN 2 /* the lower bound itself is excluded */
+
+/*
+** The accepted range of a parameter key: [*out_min, *out_max] (or
+** (*out_min, *out_max] with WN_PARAM_FLAG_LOWER_OPEN) and its flags.
+** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_INVALID_ARGUMENT (unknown key).
+** Thread safety: any thread.
+*/
+int32_t wn_param_bounds(int32_t key, double *out_min, double *out_max,
+                        int32_t *out_flags);
+
+/*
+** The snake-case name of a parameter key ("select_fraction"), as written in
+** audit logs, or NULL for an unknown key. Static storage.
+** Thread safety: any thread.
+*/
+const char *wn_param_name(int32_t key);
+
+/*
+** Creates an engine over a pool.
+**   out           receives the handle (NULL on failure).
+**   ids           pool_size distinct sample ids.
+**   domains       pool_size domain indices in 0..domain_count-1, or NULL
+**                 (one domain).
+**   domain_count  K; 0 means the largest domain index + 1.
+**   feature_dim   k >= 1, the dimension of every feature row fed.
+**   task_count    T in 1..1024, the number of target tasks fed each epoch.
+** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_INVALID_ARGUMENT (empty pool,
+** duplicate id, domain out of range, bad k or T).
+** Thread safety: any thread.
+*/
+int32_t wn_engine_create(wn_engine **out, const int64_t *ids,
+                         const int32_t *domains, size_t pool_size,
+                         size_t domain_count, size_t feature_dim,
+                         size_t task_count);
+
+/*
+** Destroys an engine. NULL, or a pointer that is not a live engine, is
+** ignored. Thread safety: not concurrently with any other call on it.
+*/
+void wn_engine_free(wn_engine *engine);
+
+/*
+** The message of the last failed call on `engine`, "" if none, or a fixed
+** text when `engine` is NULL or not a live engine. Valid until the next call
+** on the handle. Thread safety: as for the object.
+*/
+const char *wn_engine_last_error(const wn_engine *engine);
+
+/*
+** Writes N, K, k and T (any output may be NULL to skip it).
+** Returns WN_OK or WN_ERR_NULL_POINTER (engine).
+** Thread safety: as for the object.
+*/
+int32_t wn_engine_dims(const wn_engine *engine, size_t *out_pool_size,
+                       size_t *out_domain_count, size_t *out_feature_dim,
+                       size_t *out_task_count);
+
+/*
+** Sets a parameter (see WN_PARAM_*). The _i64 form takes integer keys
+** exactly (WN_PARAM_SEED accepts any bit pattern); real-valued keys get the
+** value converted to double.
+** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_INVALID_ARGUMENT (unknown key,
+** value out of range, NaN, not whole for an integer key), WN_ERR_BAD_STATE
+** (an epoch is open). Thread safety: as for the object.
+*/
+int32_t wn_engine_set_param_f64(wn_engine *engine, int32_t key, double value);
+int32_t wn_engine_set_param_i64(wn_engine *engine, int32_t key, int64_t value);
+
+/*
+** Reads a parameter as a double (the seed exactly only below 2^53).
+** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_INVALID_ARGUMENT (unknown key).
+** Thread safety: as for the object.
+*/
+int32_t wn_engine_get_param_f64(const wn_engine *engine, int32_t key,
+                                double *out_value);
+
+/*
+** Sets the starting domain mixture: `count` == K positive finite weights,
+** normalized here; the mixture rules restart from it.
+** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_SHAPE (count != K),
+** WN_ERR_INVALID_ARGUMENT, WN_ERR_BAD_STATE (an epoch is open).
+** Thread safety: as for the object.
+*/
+int32_t wn_engine_set_initial_mixture(wn_engine *engine,
+                                      const double *weights, size_t count);
+
+/*
+** Appends one JSON line per plan to the file at `path` (created if needed)
+** from the next wn_engine_end_epoch on; NULL stops logging. The line holds
+** the epoch, policy, every parameter, counts, mixture and an FNV-1a 64
+** checksum of the selected ids and weights.
+** Returns WN_OK or WN_ERR_NULL_POINTER (engine). Write failures surface as
+** WN_ERR_IO from wn_engine_end_epoch.
+** Thread safety: as for the object.
+*/
+int32_t wn_engine_set_audit_log(wn_engine *engine, const char *path);
+
+/*
+** Opens an epoch. `epoch` must exceed every earlier epoch (it keys the
+** seeded random choices); learning_rate > 0 weights this epoch's scores.
+** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_INVALID_ARGUMENT,
+** WN_ERR_BAD_STATE (an epoch is open, or epoch does not increase).
+** Thread safety: as for the object.
+*/
+int32_t wn_engine_begin_epoch(wn_engine *engine, int64_t epoch,
+                              double learning_rate);
+
+/*
+** Adds target rows for one task: features is rows x dim (dim == k).
+** Targets of every task come before the epoch's first candidate features.
+** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_INVALID_ARGUMENT (task, rows
+** == 0), WN_ERR_SHAPE (dim != k), WN_ERR_NON_FINITE, WN_ERR_BAD_STATE.
+** Thread safety: as for the object.
+*/
+int32_t wn_engine_add_target(wn_engine *engine, size_t task,
+                             const float *features, size_t rows, size_t dim);
+
+/*
+** As wn_engine_add_target from raw gradients (rows x dim, dim == the
+** projector's D), projected with `projector` (whose k must equal the
+** engine's). Returns as wn_engine_add_target.
+** Thread safety: as for both objects.
+*/
+int32_t wn_engine_add_target_gradients(wn_engine *engine,
+                                       wn_projector *projector, size_t task,
+                                       const float *gradients, size_t rows,
+                                       size_t dim);
+
+/*
+** Adds a batch of `count` candidates by sample id.
+**   features         count x dim projected features (dim == k), or NULL to
+**                    feed losses only (dim is then ignored).
+**   losses           count per-sample training losses, or NULL.
+**   reference_losses count reference-model losses, or NULL (needs losses).
+** Each id may be fed once per epoch.
+** Returns WN_OK, WN_ERR_NULL_POINTER (engine, ids when count > 0),
+** WN_ERR_INVALID_ARGUMENT (unknown id, reference losses without losses),
+** WN_ERR_SHAPE, WN_ERR_NON_FINITE, WN_ERR_BAD_STATE (no epoch open, an id
+** fed twice, a task without targets).
+** Thread safety: as for the object.
+*/
+int32_t wn_engine_add_candidates(wn_engine *engine, const int64_t *ids,
+                                 size_t count, const float *features,
+                                 size_t dim, const float *losses,
+                                 const float *reference_losses);
+
+/*
+** As wn_engine_add_candidates from raw gradients (count x dim, dim == the
+** projector's D, not NULL), projected with `projector`.
+** Thread safety: as for both objects.
+*/
+int32_t wn_engine_add_candidate_gradients(wn_engine *engine,
+                                          wn_projector *projector,
+                                          const int64_t *ids, size_t count,
+                                          const float *gradients, size_t dim,
+                                          const float *losses,
+                                          const float *reference_losses);
+
+/*
+** Closes the epoch and computes the plan for the next one; writes the
+** number of selected samples to *out_selected (may be NULL).
+** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_BAD_STATE (no epoch open, no
+** features ever fed), WN_ERR_IO (audit log). On error the epoch stays open.
+** Thread safety: as for the object.
+*/
+int32_t wn_engine_end_epoch(wn_engine *engine, size_t *out_selected);
+
+/*
+** Sizes of the last plan: selected samples n and domains K (outputs may be
+** NULL). Returns WN_OK, WN_ERR_NULL_POINTER (engine), WN_ERR_BAD_STATE (no
+** plan yet). Thread safety: as for the object.
+*/
+int32_t wn_engine_plan_size(const wn_engine *engine, size_t *out_selected,
+                            size_t *out_domain_count);
+
+/*
+** The last plan's epoch, kind (WN_PLAN_*) and policy (WN_POLICY_*); outputs
+** may be NULL. Returns as wn_engine_plan_size.
+** Thread safety: as for the object.
+*/
+int32_t wn_engine_plan_info(const wn_engine *engine, int64_t *out_epoch,
+                            int32_t *out_kind, int32_t *out_policy);
+
+/*
+** Copy the last plan out. Each writes exactly the plan's count of values
+** (n for ids/weights/probabilities, K for mixtures and domain counts) and
+** returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_BAD_STATE (no plan yet) or
+** WN_ERR_BUFFER_TOO_SMALL (capacity below the count).
+**   ids            selected sample ids: best first for top-fraction and
+**                  quota, pick order for diversity, ascending otherwise.
+**   weights        one training weight per selected sample.
+**   probabilities  each selected sample's inclusion probability.
+**   mixture        the domain mixture for the next epoch (sums to 1).
+**   mixture_average  the time average of the mixtures (DoReMi's output).
+**   domain_counts  selected samples per domain.
+** Thread safety: as for the object.
+*/
+int32_t wn_engine_plan_ids(const wn_engine *engine, int64_t *out,
+                           size_t capacity);
+int32_t wn_engine_plan_weights(const wn_engine *engine, float *out,
+                               size_t capacity);
+int32_t wn_engine_plan_probabilities(const wn_engine *engine, double *out,
+                                     size_t capacity);
+int32_t wn_engine_plan_mixture(const wn_engine *engine, double *out,
+                               size_t capacity);
+int32_t wn_engine_plan_mixture_average(const wn_engine *engine, double *out,
+                                       size_t capacity);
+int32_t wn_engine_plan_domain_counts(const wn_engine *engine, int64_t *out,
+                                     size_t capacity);
+
+/*
+** Every pool position's inclusion probability in the last plan (N values,
+** in pool order). Returns as the plan copies.
+** Thread safety: as for the object.
+*/
+int32_t wn_engine_pool_probabilities(const wn_engine *engine, double *out,
+                                     size_t capacity);
+
+/*
+** The combined score of every pool position (N values, in pool order).
+** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_BUFFER_TOO_SMALL,
+** WN_ERR_BAD_STATE (no features fed yet).
+** Thread safety: as for the object.
+*/
+int32_t wn_engine_scores(const wn_engine *engine, float *out,
+                         size_t capacity);
+
+/*
+** Step mode on an engine: as wn_select_step, with dim == the engine's k.
+** Independent of epochs: may be called at any time.
+** Thread safety: as for the object.
+*/
+int32_t wn_engine_select_step(wn_engine *engine, const float *features,
+                              size_t rows, size_t dim, const float *target,
+                              size_t keep, float step_size,
+                              int64_t *out_indices, float *out_weights,
+                              size_t capacity);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* WINNOW_H */

@@ -1,0 +1,322 @@
+/*
+** Drives every error path of the C ABI: NULL handles and pointers, zero and
+** overflowing sizes, wrong dimensions, NaN inputs, out-of-range parameters,
+** calls out of order, stale handles. Each call must return its documented
+** status, and the process must survive all of them.
+*/
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "check.h"
+
+enum { N = 40, D = 64, K = 8 };
+
+static int64_t ids[N];
+static int32_t domains[N];
+static float features[N * K], gradients[N * D], targets[2 * K];
+
+static void make_inputs(void) {
+  uint64_t s = 5;
+  for (int i = 0; i < N; i++) ids[i] = i * 10, domains[i] = i % 2;
+  for (int i = 0; i < N * K; i++) features[i] = uniform(&s);
+  for (int i = 0; i < N * D; i++) gradients[i] = uniform(&s);
+  for (int i = 0; i < 2 * K; i++) targets[i] = uniform(&s);
+}
+
+static void test_statuses(void) {
+  const int32_t codes[] = {WN_OK, WN_ERR_INVALID_ARGUMENT, WN_ERR_SHAPE,
+                           WN_ERR_NON_FINITE, WN_ERR_IO, WN_ERR_FORMAT,
+                           WN_ERR_OUT_OF_MEMORY, WN_ERR_BAD_STATE,
+                           WN_ERR_UNSUPPORTED, WN_ERR_NUMERICAL,
+                           WN_ERR_NULL_POINTER, WN_ERR_BUFFER_TOO_SMALL,
+                           WN_ERR_INTERNAL};
+  for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+    const char *s = wn_status_string(codes[i]);
+    EXPECT_TRUE(s && *s && strcmp(s, "unknown status") != 0);
+  }
+  EXPECT_TRUE(strcmp(wn_status_string(-1234), "unknown status") == 0);
+  EXPECT_TRUE(strcmp(wn_status_string(7), "unknown status") == 0);
+  EXPECT_STATUS(wn_set_blas_threads(0), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_set_blas_threads(-3), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_TRUE(strstr(wn_last_error(), "thread") != NULL);
+  double lo, hi;
+  int32_t flags;
+  EXPECT_OK(wn_param_bounds(WN_PARAM_SELECT_FRACTION, &lo, &hi, &flags));
+  EXPECT_TRUE(lo == 0 && hi == 1 && flags == WN_PARAM_FLAG_LOWER_OPEN);
+  EXPECT_OK(wn_param_bounds(WN_PARAM_POLICY, &lo, &hi, &flags));
+  EXPECT_TRUE(hi == 3 && flags == WN_PARAM_FLAG_INTEGER);
+  EXPECT_STATUS(wn_param_bounds(0, &lo, &hi, &flags), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_param_bounds(WN_PARAM_SEED, NULL, &hi, &flags), WN_ERR_NULL_POINTER);
+  EXPECT_TRUE(strcmp(wn_param_name(WN_PARAM_EMA_DECAY), "ema_decay") == 0);
+  EXPECT_TRUE(wn_param_name(999) == NULL);
+}
+
+static void test_selection_errors(void) {
+  const float good[4] = {1, 2, 3, 4};
+  const float bad[4] = {1, NAN, 3, 4};
+  int64_t out[4];
+  size_t n = 99;
+  EXPECT_STATUS(wn_select_top_k(NULL, 4, 2, out, 4, &n), WN_ERR_NULL_POINTER);
+  EXPECT_STATUS(wn_select_top_k(good, 4, 2, out, 4, NULL), WN_ERR_NULL_POINTER);
+  EXPECT_STATUS(wn_select_top_k(good, 4, 2, NULL, 4, &n), WN_ERR_NULL_POINTER);
+  EXPECT_STATUS(wn_select_top_k(good, 0, 1, out, 4, &n), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_select_top_k(good, 4, 0, out, 4, &n), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_select_top_k(good, 4, 5, out, 4, &n), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_select_top_k(good, 4, SIZE_MAX, out, 4, &n), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_select_top_k(good, SIZE_MAX, 1, out, 4, &n), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_select_top_k(bad, 4, 2, out, 4, &n), WN_ERR_NON_FINITE);
+  EXPECT_STATUS(wn_select_top_k(good, 4, 3, out, 2, &n), WN_ERR_BUFFER_TOO_SMALL);
+  EXPECT_TRUE(n == 3); /* the size needed */
+  EXPECT_STATUS(wn_select_top_fraction(good, 4, 0.0, out, 4, &n), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_select_top_fraction(good, 4, 1.5, out, 4, &n), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_select_top_fraction(good, 4, NAN, out, 4, &n), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_select_top_fraction(good, 0, 0.5, out, 4, &n), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_select_threshold(good, 4, NAN, out, 4, &n), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_select_threshold(bad, 4, 0, out, 4, &n), WN_ERR_NON_FINITE);
+  EXPECT_OK(wn_select_threshold(good, 0, 0, NULL, 0, &n));
+  EXPECT_TRUE(n == 0);
+  EXPECT_OK(wn_select_threshold(good, 4, 100, out, 4, &n));
+  EXPECT_TRUE(n == 0);
+
+  int64_t kept[4];
+  EXPECT_STATUS(wn_select_step(NULL, 4, K, targets, 2, 0.1f, kept, NULL, 4), WN_ERR_NULL_POINTER);
+  EXPECT_STATUS(wn_select_step(features, 4, K, NULL, 2, 0.1f, kept, NULL, 4), WN_ERR_NULL_POINTER);
+  EXPECT_STATUS(wn_select_step(features, 4, K, targets, 2, 0.1f, NULL, NULL, 4), WN_ERR_NULL_POINTER);
+  EXPECT_STATUS(wn_select_step(features, 0, K, targets, 1, 0.1f, kept, NULL, 4), WN_ERR_SHAPE);
+  EXPECT_STATUS(wn_select_step(features, 4, 0, targets, 1, 0.1f, kept, NULL, 4), WN_ERR_SHAPE);
+  EXPECT_STATUS(wn_select_step(features, 4, K, targets, 0, 0.1f, kept, NULL, 4), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_select_step(features, 4, K, targets, 5, 0.1f, kept, NULL, 4), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_select_step(features, 4, K, targets, 2, NAN, kept, NULL, 4), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_select_step(features, 4, K, targets, 2, -1.0f, kept, NULL, 4), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_select_step(features, 4, K, targets, 3, 0.1f, kept, NULL, 2), WN_ERR_BUFFER_TOO_SMALL);
+  EXPECT_STATUS(wn_select_step(features, SIZE_MAX / 2, K, targets, 1, 0.1f, kept, NULL, 4), WN_ERR_OUT_OF_MEMORY);
+  float nan_target[K];
+  memcpy(nan_target, targets, sizeof nan_target);
+  nan_target[3] = INFINITY;
+  EXPECT_STATUS(wn_select_step(features, 4, K, nan_target, 2, 0.1f, kept, NULL, 4), WN_ERR_NON_FINITE);
+}
+
+static void test_projector_errors(void) {
+  wn_projector *p = (wn_projector *)&p; /* must be reset to NULL on failure */
+  float out[N * K];
+  const float nan_row[D] = {[5] = NAN};
+  EXPECT_STATUS(wn_projector_create(NULL, 0, 1, D, K, 0), WN_ERR_NULL_POINTER);
+  EXPECT_STATUS(wn_projector_create(&p, 7, 1, D, K, 0), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_TRUE(p == NULL);
+  EXPECT_STATUS(wn_projector_create(&p, -1, 1, D, K, 0), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_projector_create(&p, 0, 1, 0, K, 0), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_projector_create(&p, 0, 1, D, 0, 0), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_projector_create(&p, 0, 1, SIZE_MAX, K, 0), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_projector_create(&p, 0, 1, D, SIZE_MAX / 2, 0), WN_ERR_OUT_OF_MEMORY);
+  EXPECT_STATUS(wn_projector_create(&p, 0, 1, D, K, 3), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_TRUE(strlen(wn_last_error()) > 0);
+
+  EXPECT_OK(wn_projector_create(&p, WN_PROJECTOR_GAUSSIAN, 1, D, K, 0));
+  EXPECT_STATUS(wn_projector_project_f32(NULL, gradients, 1, out, K), WN_ERR_NULL_POINTER);
+  EXPECT_STATUS(wn_projector_project_f32(p, NULL, 1, out, K), WN_ERR_NULL_POINTER);
+  EXPECT_STATUS(wn_projector_project_f32(p, gradients, 1, NULL, K), WN_ERR_NULL_POINTER);
+  EXPECT_STATUS(wn_projector_project_f32(p, gradients, 2, out, K), WN_ERR_BUFFER_TOO_SMALL);
+  EXPECT_TRUE(strstr(wn_projector_last_error(p), "out") != NULL);
+  EXPECT_STATUS(wn_projector_project_f32(p, nan_row, 1, out, K), WN_ERR_NON_FINITE);
+  EXPECT_STATUS(wn_projector_project_f32(p, gradients, SIZE_MAX / 8, out, K), WN_ERR_OUT_OF_MEMORY);
+  EXPECT_STATUS(wn_projector_project_f32(p, gradients, SIZE_MAX, out, K), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_OK(wn_projector_project_f32(p, gradients, 0, out, 0)); /* zero rows */
+  EXPECT_STATUS(wn_projector_project_piece_f32(p, gradients, 1, 60, 8, out, K, 0), WN_ERR_SHAPE);
+  EXPECT_STATUS(wn_projector_project_piece_f32(p, gradients, 1, 0, 0, out, K, 0), WN_ERR_SHAPE);
+  EXPECT_STATUS(wn_projector_project_piece_f32(p, gradients, 1, SIZE_MAX - 1, 4, out, K, 0), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_projector_project_piece_f32(p, gradients, 1, D, 1, out, K, 0), WN_ERR_SHAPE);
+  uint16_t halves[D];
+  for (int i = 0; i < D; i++) halves[i] = 0x3C00;
+  halves[9] = 0x7E00; /* NaN */
+  EXPECT_STATUS(wn_projector_project_f16(p, halves, 1, out, K), WN_ERR_NON_FINITE);
+  EXPECT_STATUS(wn_projector_project_f16(p, NULL, 1, out, K), WN_ERR_NULL_POINTER);
+  EXPECT_STATUS(wn_projector_project_piece_f16(p, halves, 1, 1, D, out, K, 0), WN_ERR_SHAPE);
+  size_t d;
+  EXPECT_STATUS(wn_projector_dims(p, NULL, &d), WN_ERR_NULL_POINTER);
+  EXPECT_STATUS(wn_projector_dims(NULL, &d, &d), WN_ERR_NULL_POINTER);
+
+  /* Stale and foreign handles are refused, not dereferenced. */
+  wn_projector *stale = p;
+  wn_projector_free(p);
+  wn_projector_free(stale); /* a double free is ignored */
+  wn_projector_free(NULL);
+  EXPECT_STATUS(wn_projector_dims(stale, &d, &d), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_TRUE(strlen(wn_projector_last_error(stale)) > 0);
+  EXPECT_TRUE(strlen(wn_projector_last_error(NULL)) > 0);
+  wn_engine *e = NULL;
+  EXPECT_OK(wn_engine_create(&e, ids, NULL, N, 0, K, 1));
+  EXPECT_STATUS(wn_projector_dims((wn_projector *)e, &d, &d), WN_ERR_INVALID_ARGUMENT);
+  wn_projector_free((wn_projector *)e); /* not a projector: ignored */
+  EXPECT_OK(wn_engine_dims(e, &d, NULL, NULL, NULL));
+  EXPECT_TRUE(d == N);
+  wn_engine_free(e);
+}
+
+static void test_engine_create_errors(void) {
+  wn_engine *e = NULL;
+  int64_t dup[3] = {1, 2, 1};
+  int32_t far[N];
+  for (int i = 0; i < N; i++) far[i] = i == 7 ? -1 : 0;
+  EXPECT_STATUS(wn_engine_create(NULL, ids, NULL, N, 0, K, 1), WN_ERR_NULL_POINTER);
+  EXPECT_STATUS(wn_engine_create(&e, NULL, NULL, N, 0, K, 1), WN_ERR_NULL_POINTER);
+  EXPECT_STATUS(wn_engine_create(&e, ids, NULL, 0, 0, K, 1), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_engine_create(&e, ids, NULL, SIZE_MAX, 0, K, 1), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_engine_create(&e, ids, NULL, SIZE_MAX / 4, 0, K, 1), WN_ERR_OUT_OF_MEMORY);
+  EXPECT_STATUS(wn_engine_create(&e, dup, NULL, 3, 0, K, 1), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_engine_create(&e, ids, far, N, 0, K, 1), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_engine_create(&e, ids, domains, N, 1, K, 1), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_engine_create(&e, ids, NULL, N, 0, 0, 1), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_engine_create(&e, ids, NULL, N, 0, K, 0), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_engine_create(&e, ids, NULL, N, 0, K, 5000), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_TRUE(e == NULL);
+  EXPECT_TRUE(strstr(wn_last_error(), "task") != NULL);
+}
+
+static void test_engine_errors(void) {
+  wn_engine *e = NULL;
+  wn_projector *p = NULL, *wrong = NULL;
+  size_t n = 0;
+  int64_t out_ids[N];
+  double mix[2];
+  float losses[N], bad[N * K];
+  for (int i = 0; i < N; i++) losses[i] = 1;
+  memcpy(bad, features, sizeof bad);
+  bad[17] = NAN;
+  EXPECT_OK(wn_engine_create(&e, ids, domains, N, 0, K, 2));
+  EXPECT_OK(wn_projector_create(&p, 0, 1, D, K, 0));
+  EXPECT_OK(wn_projector_create(&wrong, 0, 1, D, K + 1, 0));
+
+  /* Parameters: unknown keys, NaN, out of range, fractional integers. */
+  EXPECT_STATUS(wn_engine_set_param_f64(NULL, WN_PARAM_TEMPERATURE, 1), WN_ERR_NULL_POINTER);
+  EXPECT_STATUS(wn_engine_set_param_f64(e, 0, 1), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_engine_set_param_f64(e, 999, 1), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_engine_set_param_f64(e, WN_PARAM_TEMPERATURE, NAN), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_engine_set_param_f64(e, WN_PARAM_TEMPERATURE, INFINITY), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_engine_set_param_f64(e, WN_PARAM_SELECT_FRACTION, 0), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_engine_set_param_f64(e, WN_PARAM_SELECT_FRACTION, 1.01), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_engine_set_param_f64(e, WN_PARAM_POLICY, 1.5), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_engine_set_param_i64(e, WN_PARAM_POLICY, 4), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_engine_set_param_i64(e, WN_PARAM_SELECT_EVERY, 0), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_engine_set_param_f64(e, WN_PARAM_EMA_DECAY, 1), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_TRUE(strstr(wn_engine_last_error(e), "ema_decay") != NULL);
+  EXPECT_OK(wn_engine_set_param_i64(e, WN_PARAM_SEED, -1)); /* any bit pattern */
+  double v = 0;
+  EXPECT_OK(wn_engine_get_param_f64(e, WN_PARAM_SELECT_FRACTION, &v));
+  EXPECT_TRUE(v == 0.05);
+  EXPECT_STATUS(wn_engine_get_param_f64(e, WN_PARAM_SELECT_FRACTION, NULL), WN_ERR_NULL_POINTER);
+  EXPECT_STATUS(wn_engine_get_param_f64(e, 77, &v), WN_ERR_INVALID_ARGUMENT);
+  double w3[3] = {1, 1, 1}, wneg[2] = {1, -1};
+  EXPECT_STATUS(wn_engine_set_initial_mixture(e, w3, 3), WN_ERR_SHAPE);
+  EXPECT_STATUS(wn_engine_set_initial_mixture(e, wneg, 2), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_engine_set_initial_mixture(e, NULL, 2), WN_ERR_NULL_POINTER);
+
+  /* Out of order: nothing before begin_epoch; no plan before end_epoch. */
+  EXPECT_STATUS(wn_engine_add_target(e, 0, targets, 1, K), WN_ERR_BAD_STATE);
+  EXPECT_STATUS(wn_engine_add_candidates(e, ids, N, features, K, NULL, NULL), WN_ERR_BAD_STATE);
+  EXPECT_STATUS(wn_engine_end_epoch(e, &n), WN_ERR_BAD_STATE);
+  EXPECT_STATUS(wn_engine_plan_ids(e, out_ids, N), WN_ERR_BAD_STATE);
+  EXPECT_STATUS(wn_engine_plan_size(e, &n, NULL), WN_ERR_BAD_STATE);
+  EXPECT_STATUS(wn_engine_pool_probabilities(e, mix, 2), WN_ERR_BAD_STATE);
+  EXPECT_STATUS(wn_engine_scores(e, losses, N), WN_ERR_BAD_STATE);
+  EXPECT_STATUS(wn_engine_begin_epoch(e, 0, 0), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_engine_begin_epoch(e, 0, NAN), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_engine_begin_epoch(e, -1, 1), WN_ERR_INVALID_ARGUMENT);
+
+  EXPECT_OK(wn_engine_begin_epoch(e, 0, 1));
+  EXPECT_STATUS(wn_engine_begin_epoch(e, 1, 1), WN_ERR_BAD_STATE);
+  EXPECT_STATUS(wn_engine_set_param_f64(e, WN_PARAM_TEMPERATURE, 2), WN_ERR_BAD_STATE);
+  EXPECT_STATUS(wn_engine_set_initial_mixture(e, w3, 2), WN_ERR_BAD_STATE);
+  /* Targets: task range, zero rows, wrong dim, NaN, NULL. */
+  EXPECT_STATUS(wn_engine_add_target(e, 2, targets, 1, K), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_engine_add_target(e, SIZE_MAX, targets, 1, K), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_engine_add_target(e, 0, targets, 0, K), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_engine_add_target(e, 0, targets, 1, K - 1), WN_ERR_SHAPE);
+  EXPECT_STATUS(wn_engine_add_target(e, 0, bad + 16, 1, K), WN_ERR_NON_FINITE);
+  EXPECT_STATUS(wn_engine_add_target(e, 0, NULL, 1, K), WN_ERR_NULL_POINTER);
+  EXPECT_STATUS(wn_engine_add_target(e, 0, targets, SIZE_MAX / 2, K), WN_ERR_OUT_OF_MEMORY);
+  EXPECT_STATUS(wn_engine_add_target_gradients(e, NULL, 0, gradients, 1, D), WN_ERR_NULL_POINTER);
+  EXPECT_STATUS(wn_engine_add_target_gradients(e, wrong, 0, gradients, 1, D), WN_ERR_SHAPE);
+  EXPECT_STATUS(wn_engine_add_target_gradients(e, p, 0, gradients, 1, D - 1), WN_ERR_SHAPE);
+  EXPECT_STATUS(wn_engine_add_target_gradients(e, (wn_projector *)e, 0, gradients, 1, D), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_OK(wn_engine_add_target(e, 0, targets, 1, K));
+  /* Candidates before task 1 has targets. */
+  EXPECT_STATUS(wn_engine_add_candidates(e, ids, 4, features, K, NULL, NULL), WN_ERR_BAD_STATE);
+  EXPECT_OK(wn_engine_add_target_gradients(e, p, 1, gradients, 2, D));
+  /* Candidates: NULL ids, unknown id, wrong dim, NaN, references alone. */
+  int64_t unknown[2] = {0, 5};
+  EXPECT_STATUS(wn_engine_add_candidates(e, NULL, 4, features, K, NULL, NULL), WN_ERR_NULL_POINTER);
+  EXPECT_OK(wn_engine_add_candidates(e, NULL, 0, features, K, NULL, NULL)); /* empty batch */
+  EXPECT_STATUS(wn_engine_add_candidates(e, unknown, 2, features, K, NULL, NULL), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_engine_add_candidates(e, ids, 4, features, K + 1, NULL, NULL), WN_ERR_SHAPE);
+  EXPECT_STATUS(wn_engine_add_candidates(e, ids, 4, bad, K, NULL, NULL), WN_ERR_NON_FINITE);
+  EXPECT_STATUS(wn_engine_add_candidates(e, ids, 4, features, K, NULL, losses), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_engine_add_candidates(e, ids, SIZE_MAX / 2, features, K, NULL, NULL), WN_ERR_OUT_OF_MEMORY);
+  losses[2] = NAN;
+  EXPECT_STATUS(wn_engine_add_candidates(e, ids, 4, features, K, losses, NULL), WN_ERR_NON_FINITE);
+  losses[2] = 1;
+  EXPECT_STATUS(wn_engine_add_candidate_gradients(e, p, ids, 4, NULL, D, NULL, NULL), WN_ERR_NULL_POINTER);
+  EXPECT_STATUS(wn_engine_add_candidate_gradients(e, p, NULL, 4, gradients, D, NULL, NULL), WN_ERR_NULL_POINTER);
+  EXPECT_STATUS(wn_engine_add_candidate_gradients(e, wrong, ids, 4, gradients, D, NULL, NULL), WN_ERR_SHAPE);
+  /* A failed batch feeds nothing: the same ids go through afterwards. */
+  EXPECT_OK(wn_engine_add_candidates(e, ids, N / 2, features, K, losses, NULL));
+  EXPECT_STATUS(wn_engine_add_candidates(e, ids, 1, features, K, NULL, NULL), WN_ERR_BAD_STATE);
+  int64_t twice[2] = {ids[N - 1], ids[N - 1]};
+  EXPECT_STATUS(wn_engine_add_candidates(e, twice, 2, features, K, NULL, NULL), WN_ERR_BAD_STATE);
+  EXPECT_OK(wn_engine_add_candidate_gradients(e, p, ids + N / 2, N / 2, gradients, D, losses, losses));
+  /* An audit log that cannot be written: the epoch stays open. */
+  EXPECT_OK(wn_engine_set_audit_log(e, "/nonexistent-dir/winnow/audit.jsonl"));
+  EXPECT_STATUS(wn_engine_end_epoch(e, &n), WN_ERR_IO);
+  EXPECT_STATUS(wn_engine_begin_epoch(e, 1, 1), WN_ERR_BAD_STATE);
+  EXPECT_OK(wn_engine_set_audit_log(e, NULL));
+  EXPECT_OK(wn_engine_end_epoch(e, &n));
+  EXPECT_STATUS(wn_engine_end_epoch(e, &n), WN_ERR_BAD_STATE);
+  /* Plan copies: NULL outputs and short capacities. */
+  EXPECT_STATUS(wn_engine_plan_ids(e, NULL, N), WN_ERR_NULL_POINTER);
+  EXPECT_STATUS(wn_engine_plan_ids(e, out_ids, n - 1), WN_ERR_BUFFER_TOO_SMALL);
+  EXPECT_STATUS(wn_engine_plan_ids(e, out_ids, SIZE_MAX), WN_ERR_BUFFER_TOO_SMALL);
+  EXPECT_STATUS(wn_engine_plan_mixture(e, mix, 1), WN_ERR_BUFFER_TOO_SMALL);
+  EXPECT_OK(wn_engine_plan_mixture(e, mix, 2));
+  EXPECT_OK(wn_engine_plan_size(e, NULL, NULL));
+  EXPECT_STATUS(wn_engine_plan_info(NULL, NULL, NULL, NULL), WN_ERR_NULL_POINTER);
+  /* Epochs must increase. */
+  EXPECT_STATUS(wn_engine_begin_epoch(e, 0, 1), WN_ERR_BAD_STATE);
+  /* Step mode with the wrong dim for this engine. */
+  int64_t kept[4];
+  EXPECT_STATUS(wn_engine_select_step(e, features, 4, K + 1, targets, 2, 0.1f, kept, NULL, 4), WN_ERR_SHAPE);
+  EXPECT_STATUS(wn_engine_select_step(NULL, features, 4, K, targets, 2, 0.1f, kept, NULL, 4), WN_ERR_NULL_POINTER);
+  EXPECT_OK(wn_engine_select_step(e, features, 4, K, targets, 2, 0.1f, kept, NULL, 4));
+  EXPECT_TRUE(strlen(wn_engine_last_error(e)) > 0);
+  EXPECT_TRUE(strlen(wn_engine_last_error(NULL)) > 0);
+
+  wn_projector_free(wrong);
+  wn_projector_free(p);
+  wn_engine_free(e);
+  EXPECT_STATUS(wn_engine_begin_epoch(e, 5, 1), WN_ERR_INVALID_ARGUMENT);
+  wn_engine_free(e);
+  wn_engine_free(NULL);
+}
+
+/* An engine that never saw candidate features has nothing to rank. */
+static void test_no_features(void) {
+  wn_engine *e = NULL;
+  float losses[N];
+  size_t n;
+  for (int i = 0; i < N; i++) losses[i] = 1;
+  EXPECT_OK(wn_engine_create(&e, ids, NULL, N, 0, K, 1));
+  EXPECT_OK(wn_engine_begin_epoch(e, 0, 1));
+  EXPECT_OK(wn_engine_add_candidates(e, ids, N, NULL, 0, losses, NULL));
+  EXPECT_STATUS(wn_engine_end_epoch(e, &n), WN_ERR_BAD_STATE);
+  wn_engine_free(e);
+}
+
+int main(void) {
+  make_inputs();
+  test_statuses();
+  test_selection_errors();
+  test_projector_errors();
+  test_engine_create_errors();
+  test_engine_errors();
+  test_no_features();
+  return finish("test_errors");
+}

@@ -1,0 +1,60 @@
+"""Python binding of libwinnow: training-time data selection (ctypes + NumPy).
+
+Import with ``bindings/python`` on ``sys.path``::
+
+    import winnow
+    winnow.version()                 # the library's version, e.g. "0.1.0"
+    engine = winnow.Engine(ids, domains, feature_dim=k)
+    engine.begin_epoch(0)
+    engine.add_target(0, target_features)           # T x k float32
+    engine.add_candidates(batch_ids, batch_features, losses=batch_losses)
+    plan = engine.end_epoch()        # plan.ids, plan.weights, plan.mixture, ...
+
+Arrays: C-contiguous ``float32`` (``int64`` for ids) are passed to the library
+without a copy; anything else is converted first, which copies. Every failing
+call raises ``WinnowError`` with the library's status and message.
+
+Thread safety follows the C library: module functions may be called from any
+thread; one ``Projector`` or ``Engine`` must not be used by two threads at once.
+"""
+
+from __future__ import annotations
+
+from ._errors import WinnowError
+from ._lib import lib as _c
+from .engine import Engine, Plan, StepResult, param_bounds, select_step
+from .projector import Projector
+from .selection import select_threshold, select_top_fraction, select_top_k
+
+__all__ = [
+    "WinnowError", "Engine", "Plan", "StepResult", "Projector", "version", "abi_version",
+    "blas_core_name", "blas_threads", "set_blas_threads", "param_bounds", "select_top_k",
+    "select_top_fraction", "select_threshold", "select_step",
+]
+
+
+def version() -> str:
+    """The version of the loaded libwinnow, ``"MAJOR.MINOR.PATCH"``."""
+    return _c.wn_version().decode()
+
+
+def abi_version() -> int:
+    """The ABI version of the loaded libwinnow (``WN_ABI_VERSION``)."""
+    return int(_c.wn_abi_version())
+
+
+def blas_core_name() -> str:
+    """The OpenBLAS kernel family in use (e.g. ``"SkylakeX"``)."""
+    return _c.wn_blas_core_name().decode()
+
+
+def blas_threads() -> int:
+    """The number of OpenBLAS threads (process-wide)."""
+    return int(_c.wn_blas_threads())
+
+
+def set_blas_threads(threads: int) -> None:
+    """Sets the process-wide OpenBLAS thread count (1 to 1024)."""
+    from ._errors import check
+
+    check(_c.wn_set_blas_threads(threads))

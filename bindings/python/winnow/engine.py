@@ -1,0 +1,275 @@
+"""The training-time selection engine and step mode (DESIGN 2.4-2.6)."""
+
+from __future__ import annotations
+
+import ctypes
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _arrays as A
+from ._errors import check
+from ._lib import lib
+from .projector import Projector
+
+#: Parameter names (the C ``WN_PARAM_*`` keys without the prefix, lower case).
+PARAMS = {
+    "policy": 1, "select_fraction": 2, "temperature": 3, "exploration_floor": 4, "seed": 5,
+    "score_combination": 6, "ema_decay": 7, "select_every": 8, "warmup_epochs": 9,
+    "warmup_fraction": 10, "mixture_rule": 11, "alignment_clip": 12,
+    "alignment_temperature": 13, "excess_loss_step_size": 14, "mixture_smoothing": 15,
+    "weighting": 16, "weight_temperature": 17, "weight_min": 18, "weight_max": 19,
+    "diversity_step_size": 20,
+}
+#: Names accepted for the enumerated parameters.
+CHOICES = {
+    "policy": {"top_fraction": 0, "domain_quota": 1, "stochastic": 2, "diversity": 3},
+    "score_combination": {"lr_weighted": 0, "moving_average": 1},
+    "mixture_rule": {"fixed": 0, "gradient_alignment": 1, "excess_loss": 2, "bandit": 3},
+    "weighting": {"automatic": 0, "uniform": 1, "self_normalized": 2, "unbiased": 3},
+}
+INTEGER_PARAMS = {"policy", "seed", "score_combination", "select_every", "warmup_epochs",
+                  "mixture_rule", "weighting"}
+PLAN_KINDS = ("planned", "warmup", "reused")
+POLICIES = ("top_fraction", "domain_quota", "stochastic", "diversity")
+
+
+def param_bounds(name: str) -> tuple[float, float, bool, bool]:
+    """``(low, high, integer, low_is_open)`` for a parameter name."""
+    lo, hi, flags = ctypes.c_double(), ctypes.c_double(), ctypes.c_int32()
+    check(lib.wn_param_bounds(PARAMS[name], ctypes.byref(lo), ctypes.byref(hi),
+                              ctypes.byref(flags)))
+    return lo.value, hi.value, bool(flags.value & 1), bool(flags.value & 2)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to train on next epoch.
+
+    Attributes:
+        epoch: the epoch whose ``end_epoch`` produced the plan.
+        kind: ``"planned"``, ``"warmup"`` or ``"reused"``.
+        policy: the policy that chose the samples.
+        ids: selected sample ids (``int64``, n).
+        weights: one training weight per selected sample (``float32``, n).
+        probabilities: each selected sample's inclusion probability (n).
+        mixture: the domain mixture for the next epoch (K, sums to 1).
+        mixture_average: the time average of the mixtures (K).
+        domain_counts: selected samples per domain (K).
+    """
+
+    epoch: int
+    kind: str
+    policy: str
+    ids: np.ndarray
+    weights: np.ndarray
+    probabilities: np.ndarray
+    mixture: np.ndarray
+    mixture_average: np.ndarray
+    domain_counts: np.ndarray
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """Step mode's answer: ``indices`` (rows of the batch, pick order) and ``weights``."""
+
+    indices: np.ndarray
+    weights: np.ndarray
+
+
+def _step(function, handle, features, target, keep: int, step_size: float, check_status):
+    f = A.contiguous(features, np.float32, "features", ndim=2)
+    t = A.contiguous(target, np.float32, "target", ndim=1)
+    if t.size != f.shape[1]:
+        raise ValueError(f"target has {t.size} values, features {f.shape[1]} columns")
+    indices = np.empty(max(keep, 0), dtype=np.int64)
+    weights = np.empty(max(keep, 0), dtype=np.float32)
+    args = (A.f32(f), f.shape[0], f.shape[1], A.f32(t), keep, step_size, A.i64(indices),
+            A.f32(weights), indices.size)
+    check_status(function(handle, *args) if handle is not None else function(*args))
+    return StepResult(indices, weights)
+
+
+def select_step(features, target, keep: int, step_size: float = 0.01) -> StepResult:
+    """Keeps ``keep`` rows of a ``B x k`` batch by the GREATS greedy rule.
+
+    Maximizes ``eta <g_i, target> - eta^2 sum_{j in S} <g_i, g_j>`` greedily;
+    no engine needed. See ``Engine.select_step``.
+    """
+    return _step(lib.wn_select_step, None, features, target, keep, step_size, check)
+
+
+class Engine:
+    """Per-epoch data selection over a fixed candidate pool.
+
+    Each epoch: ``begin_epoch``; ``add_target`` (every task) before
+    ``add_candidates`` in batches (each id once per epoch); ``end_epoch``
+    returns the ``Plan``. Parameters (``set_param``) change only between
+    epochs. Not safe for concurrent use from several threads.
+
+    Args:
+        ids: the pool's ``N`` distinct sample ids (int64).
+        domains: ``N`` domain indices, or ``None`` for one domain.
+        feature_dim: ``k``, the dimension of every feature row.
+        task_count: ``T``, the number of target tasks fed each epoch.
+        domain_count: ``K``; by default the largest domain index + 1.
+        **params: initial parameters, as for ``set_param``.
+    """
+
+    def __init__(self, ids, domains=None, *, feature_dim: int, task_count: int = 1,
+                 domain_count: int = 0, **params):
+        i = A.contiguous(ids, np.int64, "ids", ndim=1)
+        d = None if domains is None else A.contiguous(domains, np.int32, "domains", ndim=1)
+        if d is not None and d.size != i.size:
+            raise ValueError(f"{d.size} domains for {i.size} ids")
+        handle = ctypes.c_void_p()
+        check(lib.wn_engine_create(ctypes.byref(handle), A.i64(i), A.i32(d), i.size,
+                                   domain_count, feature_dim, task_count))
+        self._handle = handle
+        self.pool_ids = i
+        self.feature_dim = feature_dim
+        for name, value in params.items():
+            self.set_param(name, value)
+
+    def _check(self, status: int) -> None:
+        check(status, lambda: lib.wn_engine_last_error(self._handle))
+
+    def set_param(self, name: str, value) -> None:
+        """Sets a parameter by name (``"select_fraction"``, ``"policy"``, ...).
+
+        Enumerated parameters accept their names (``policy="stochastic"``).
+        Raises ``WinnowError`` out of range or while an epoch is open.
+        """
+        if name not in PARAMS:
+            raise KeyError(f"unknown parameter {name!r}; known: {sorted(PARAMS)}")
+        if isinstance(value, str):
+            value = CHOICES[name][value]
+        if name in INTEGER_PARAMS and float(value).is_integer():
+            if name == "seed":
+                value = int(value) & 0xFFFF_FFFF_FFFF_FFFF
+                value = value - (1 << 64) if value >= 1 << 63 else value
+            self._check(lib.wn_engine_set_param_i64(self._handle, PARAMS[name], int(value)))
+        else:
+            self._check(lib.wn_engine_set_param_f64(self._handle, PARAMS[name], float(value)))
+
+    def get_param(self, name: str) -> float:
+        """A parameter's current value, as a float."""
+        out = ctypes.c_double()
+        self._check(lib.wn_engine_get_param_f64(self._handle, PARAMS[name], ctypes.byref(out)))
+        return out.value
+
+    def set_initial_mixture(self, weights) -> None:
+        """Sets the starting domain mixture (K positive weights, normalized)."""
+        w = A.contiguous(weights, np.float64, "weights", ndim=1)
+        self._check(lib.wn_engine_set_initial_mixture(self._handle, A.f64(w), w.size))
+
+    def set_audit_log(self, path) -> None:
+        """Appends one JSON line per plan to ``path`` (``None`` stops logging)."""
+        raw = None if path is None else str(path).encode()
+        self._check(lib.wn_engine_set_audit_log(self._handle, raw))
+
+    def begin_epoch(self, epoch: int, learning_rate: float = 1.0) -> None:
+        """Opens ``epoch`` (larger than every earlier one) with weight ``learning_rate``."""
+        self._check(lib.wn_engine_begin_epoch(self._handle, epoch, learning_rate))
+
+    def add_target(self, task: int, features, projector: Projector | None = None) -> None:
+        """Adds target rows for ``task``: ``rows x k`` features, or ``rows x D``
+        raw gradients when ``projector`` is given."""
+        f = A.contiguous(features, np.float32, "features")
+        f = f.reshape(1, -1) if f.ndim == 1 else f
+        if projector is None:
+            self._check(lib.wn_engine_add_target(self._handle, task, A.f32(f), f.shape[0],
+                                                 f.shape[1]))
+        else:
+            self._check(lib.wn_engine_add_target_gradients(
+                self._handle, projector._handle, task, A.f32(f), f.shape[0], f.shape[1]))
+
+    def add_candidates(self, ids, features=None, losses=None, reference_losses=None,
+                       projector: Projector | None = None) -> None:
+        """Adds a batch of candidates by id.
+
+        Args:
+            ids: ``B`` sample ids of the pool.
+            features: ``B x k`` features, ``B x D`` raw gradients with
+                ``projector``, or ``None`` to feed losses only.
+            losses: ``B`` per-sample losses, or ``None``.
+            reference_losses: ``B`` reference-model losses, or ``None``.
+        """
+        i = A.contiguous(ids, np.int64, "ids", ndim=1)
+        f = None if features is None else A.contiguous(features, np.float32, "features", ndim=2)
+        if f is not None and f.shape[0] != i.size:
+            raise ValueError(f"{f.shape[0]} feature rows for {i.size} ids")
+        vectors = []
+        for name, v in (("losses", losses), ("reference_losses", reference_losses)):
+            v = None if v is None else A.contiguous(v, np.float32, name, ndim=1)
+            if v is not None and v.size != i.size:
+                raise ValueError(f"{v.size} {name} for {i.size} ids")
+            vectors.append(v)
+        l, r = vectors
+        dim = 0 if f is None else f.shape[1]
+        if projector is None:
+            self._check(lib.wn_engine_add_candidates(
+                self._handle, A.i64(i), i.size, A.f32(f), dim, A.f32(l), A.f32(r)))
+        else:
+            if f is None:
+                raise ValueError("raw gradients are needed with a projector")
+            self._check(lib.wn_engine_add_candidate_gradients(
+                self._handle, projector._handle, A.i64(i), i.size, A.f32(f), dim, A.f32(l),
+                A.f32(r)))
+
+    def end_epoch(self) -> Plan:
+        """Closes the epoch and returns the plan for the next one."""
+        self._check(lib.wn_engine_end_epoch(self._handle, None))
+        return self.plan()
+
+    def plan(self) -> Plan:
+        """The last plan (copied out of the library)."""
+        n, k = ctypes.c_size_t(), ctypes.c_size_t()
+        self._check(lib.wn_engine_plan_size(self._handle, ctypes.byref(n), ctypes.byref(k)))
+        epoch, kind, policy = ctypes.c_int64(), ctypes.c_int32(), ctypes.c_int32()
+        self._check(lib.wn_engine_plan_info(self._handle, ctypes.byref(epoch),
+                                            ctypes.byref(kind), ctypes.byref(policy)))
+        n, k = n.value, k.value
+        ids, weights = np.empty(n, np.int64), np.empty(n, np.float32)
+        probabilities, mixture = np.empty(n, np.float64), np.empty(k, np.float64)
+        average, counts = np.empty(k, np.float64), np.empty(k, np.int64)
+        h = self._handle
+        self._check(lib.wn_engine_plan_ids(h, A.i64(ids), n))
+        self._check(lib.wn_engine_plan_weights(h, A.f32(weights), n))
+        self._check(lib.wn_engine_plan_probabilities(h, A.f64(probabilities), n))
+        self._check(lib.wn_engine_plan_mixture(h, A.f64(mixture), k))
+        self._check(lib.wn_engine_plan_mixture_average(h, A.f64(average), k))
+        self._check(lib.wn_engine_plan_domain_counts(h, A.i64(counts), k))
+        return Plan(epoch.value, PLAN_KINDS[kind.value], POLICIES[policy.value], ids, weights,
+                    probabilities, mixture, average, counts)
+
+    def pool_probabilities(self) -> np.ndarray:
+        """Every pool position's inclusion probability in the last plan (N)."""
+        out = np.empty(self.pool_ids.size, np.float64)
+        self._check(lib.wn_engine_pool_probabilities(self._handle, A.f64(out), out.size))
+        return out
+
+    def scores(self) -> np.ndarray:
+        """The combined score of every pool position (N, pool order)."""
+        out = np.empty(self.pool_ids.size, np.float32)
+        self._check(lib.wn_engine_scores(self._handle, A.f32(out), out.size))
+        return out
+
+    def select_step(self, features, target, keep: int, step_size: float = 0.01) -> StepResult:
+        """Step mode: keeps ``keep`` of a ``B x k`` batch (GREATS), any time."""
+        return _step(lib.wn_engine_select_step, self._handle, features, target, keep,
+                     step_size, self._check)
+
+    def close(self) -> None:
+        """Frees the library object now (also done when garbage collected)."""
+        if getattr(self, "_handle", None):
+            lib.wn_engine_free(self._handle)
+            self._handle = None
+
+    __del__ = close
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

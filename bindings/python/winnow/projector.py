@@ -1,0 +1,88 @@
+"""The dense random projection ``phi(g) = P^T g / sqrt(k)`` (DESIGN 2.1)."""
+
+from __future__ import annotations
+
+import ctypes
+
+import numpy as np
+
+from . import _arrays as A
+from ._errors import check
+from ._lib import lib
+
+KINDS = {"rademacher": 0, "gaussian": 1}
+
+
+class Projector:
+    """Projects ``D``-dimensional gradients to ``k`` features.
+
+    The matrix is keyed by ``(kind, seed)`` and by position, so results do
+    not depend on batch size, thread count or how gradients are cut into
+    pieces. Not safe for concurrent use from several threads.
+
+    Args:
+        input_dim: ``D >= 1``.
+        output_dim: ``k >= 1``.
+        kind: ``"rademacher"`` (default) or ``"gaussian"``.
+        seed: the matrix's key.
+        memory_budget: bytes the matrix may occupy (0: the library default, 1 GiB).
+    """
+
+    def __init__(self, input_dim: int, output_dim: int, kind: str = "rademacher",
+                 seed: int = 0, memory_budget: int = 0):
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {sorted(KINDS)}, got {kind!r}")
+        handle = ctypes.c_void_p()
+        check(lib.wn_projector_create(ctypes.byref(handle), KINDS[kind], seed, input_dim,
+                                      output_dim, memory_budget))
+        self._handle = handle
+        self.input_dim, self.output_dim = input_dim, output_dim
+
+    def _check(self, status: int) -> None:
+        check(status, lambda: lib.wn_projector_last_error(self._handle))
+
+    def project(self, x, offset: int = 0, out=None, accumulate: bool = False) -> np.ndarray:
+        """Projects ``rows x length`` gradients into ``rows x k`` features.
+
+        ``x`` holds columns ``offset .. offset+length-1`` of the gradients
+        (the whole gradient by default). ``float16`` input is projected as
+        half precision; other dtypes are converted to ``float32`` (a copy).
+        With ``accumulate``, features are added to ``out`` (which must then
+        be a C-contiguous ``float32`` array of ``rows x k``), so the pieces of
+        a gradient sum to the whole's features.
+        """
+        x = np.asarray(x)
+        half = x.dtype == np.float16
+        x = A.contiguous(x, np.float16 if half else np.float32, "x")
+        if x.ndim == 1:
+            x = x.reshape(1, -1)
+        if x.ndim != 2:
+            raise ValueError(f"x must be 1-D or 2-D, got shape {x.shape}")
+        rows, length = x.shape
+        if out is None:
+            out = np.zeros((rows, self.output_dim), dtype=np.float32)
+        elif out.dtype != np.float32 or not out.flags.c_contiguous:
+            raise ValueError("out must be a C-contiguous float32 array")
+        if half:
+            self._check(lib.wn_projector_project_piece_f16(
+                self._handle, x.view(np.uint16).ctypes.data_as(ctypes.POINTER(ctypes.c_uint16)),
+                rows, offset, length, A.f32(out), out.size, int(accumulate)))
+        else:
+            self._check(lib.wn_projector_project_piece_f32(
+                self._handle, A.f32(x), rows, offset, length, A.f32(out), out.size,
+                int(accumulate)))
+        return out
+
+    def close(self) -> None:
+        """Frees the library object now (also done when garbage collected)."""
+        if getattr(self, "_handle", None):
+            lib.wn_projector_free(self._handle)
+            self._handle = None
+
+    __del__ = close
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
