@@ -108,12 +108,14 @@ def selections(size, feeder, losses, norms, pool_domain, target_ix, seed):
     N = len(pool_domain)
     out = {}
     less = feeder.engines["less"].scores()
+    has_infl, _ = wb.has_influence()
     infl = wb.influence_scores(feeder.train_features, feeder.target_features,
-                               feeder.learning_rates)
+                               feeder.learning_rates) if has_infl else None
     for f in size["fractions"]:
         out[("random", f)] = (st.random_subset(N, f, seed), None)
         out[("less", f)] = (st.top_by_score(less, f), None)
-        out[("influence", f)] = (st.top_by_score(infl, f), None)
+        if infl is not None:
+            out[("influence", f)] = (st.top_by_score(infl, f), None)
         p = feeder.engines[f"stoch@{f}"].last_plan
         out[("less-stochastic", f)] = (p["ids"], p["weights"])
         p = feeder.engines[f"div@{f}"].last_plan
@@ -143,6 +145,9 @@ def run(config: Config, size_name: str | None = None) -> str:
     r.settings["target_share_of_pool"] = share
     r.log(f"target {target}: pool {len(pool)} ({100 * share:.1f} % target), "
           f"{len(val)} target texts, {len(test)} test texts")
+    ok, why = wb.has_influence()
+    if not ok:
+        r.log(f"influence is skipped: {why}")
     for seed in range(config.seeds):
         feeder, losses, norms = warmup(size, Xp, lp, Xv, lv, pool_domain, seed, r)
         for (name, f), (ix, w) in selections(size, feeder, losses, norms, pool_domain, ti,

@@ -49,6 +49,18 @@ def version() -> str:
     return _module().version()
 
 
+def has_influence() -> tuple[bool, str]:
+    """Whether the ``winnow`` executable found has ``score --measure influence``."""
+    try:
+        exe = cli_path()
+    except WinnowUnavailable as e:
+        return False, str(e)
+    r = subprocess.run([exe, "score", "--help"], capture_output=True, text=True)
+    if r.returncode != 0 or "influence" not in r.stdout:
+        return False, f"{exe} has no `score --measure influence` (the scoring branch)"
+    return True, ""
+
+
 def cli_path() -> str:
     """The ``winnow`` executable: ``$WINNOW_CLI``, else the release build."""
     env = os.environ.get("WINNOW_CLI")
@@ -88,10 +100,11 @@ class Engine:
     """
 
     def __init__(self, n: int, k: int, domains=None, policy="top_fraction", fraction=0.05,
-                 seed=0, **params):
+                 seed=0, tasks=1, **params):
         w = _module()
         dom = None if domains is None else np.ascontiguousarray(domains, np.int32)
-        self._e = w.Engine(np.arange(n, dtype=np.int64), domains=dom, feature_dim=k)
+        self._e = w.Engine(np.arange(n, dtype=np.int64), domains=dom, feature_dim=k,
+                           task_count=tasks)
         self._e.set_param("policy", policy)
         self._e.set_param("select_fraction", float(fraction))
         self._e.set_param("seed", int(seed))
@@ -118,7 +131,8 @@ class Engine:
         self.last_plan = dict(ids=np.asarray(p.ids, np.int64), weights=np.asarray(p.weights, F32),
                               probabilities=np.asarray(p.probabilities, np.float64),
                               mixture=np.asarray(p.mixture, np.float64),
-                              mixture_average=np.asarray(p.mixture_average, np.float64))
+                              mixture_average=np.asarray(p.mixture_average, np.float64),
+                              kind=p.kind)
         return self.last_plan
 
     def scores(self) -> np.ndarray:
