@@ -93,16 +93,20 @@ def run(config: Config, size_name: str | None = None) -> str:
     r = Run("e3", config, settings=dict(size, target=target, size=size_name,
                                          winnow_version=wb.version()))
     corpus = load_corpus()
-    ti = corpus.domain_index(target)
+    corpus.domain_index(target)  # fails early, naming --list-domains, if unknown
     val, test, pool = make_split(corpus, target, size["pool"], size["n_val"], size["n_test"])
     enc = lambda ix: encode_bytes([corpus.texts[i] for i in ix], size["max_len"])  # noqa: E731
     (Xp, lp), (Xv, lv), (Xt, lt) = enc(pool), enc(val), enc(test)
-    dom = corpus.domain[pool].astype(np.int32)
-    K = len(corpus.domains)
+    # Domains absent from the pool (possible at tiny sizes) are left out, so
+    # every engine domain has texts: ``names[d]`` is engine domain ``d``.
+    present = np.unique(corpus.domain[pool])
+    names = [corpus.domains[d] for d in present]
+    dom = np.searchsorted(present, corpus.domain[pool]).astype(np.int32)
+    K = len(present)
+    ti = names.index(target)
     data = dict(Xp=Xp, lp=lp, Xv=Xv, lv=lv, dom=dom, K=K)
     natural = np.bincount(dom, minlength=K).astype(np.float64)
-    present = natural > 0
-    uniform = present / present.sum()
+    uniform = np.ones(K) / K
     r.settings["target_natural_share"] = float(natural[ti] / natural.sum())
     r.log(f"target {target}: {K} domains, natural share {natural[ti] / natural.sum():.3f}, "
           f"uniform share {uniform[ti]:.3f}")
@@ -111,7 +115,6 @@ def run(config: Config, size_name: str | None = None) -> str:
         ref = None
         for name in ("uniform", "natural", *RULES):
             a0 = natural if name == "natural" else uniform
-            a0 = np.maximum(a0, 1e-9) * present
             model, alpha = train_mixture(size, data, seed, a0, None if name in ("uniform", "natural")
                                          else name, reference=ref if name == "doremi" else None)
             if name == "uniform":
@@ -121,6 +124,6 @@ def run(config: Config, size_name: str | None = None) -> str:
             r.add(name, 1.0, seed, "target_weight", float(alpha[ti]))
             mixtures.setdefault(name, []).append(alpha.tolist())
             r.log(f"seed {seed}: {name:8s} bpb {bpb:.4f}  target weight {alpha[ti]:.3f}")
-    r.settings["final_mixtures"] = {n: dict(zip(corpus.domains, np.mean(m, 0).round(4).tolist()))
+    r.settings["final_mixtures"] = {n: dict(zip(names, np.mean(m, 0).round(4).tolist()))
                                     for n, m in mixtures.items()}
     return r.finish("bpb", lower_is_better=True, reference="uniform")
