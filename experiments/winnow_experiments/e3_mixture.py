@@ -126,4 +126,5 @@ def run(config: Config, size_name: str | None = None) -> str:
             r.log(f"seed {seed}: {name:8s} bpb {bpb:.4f}  target weight {alpha[ti]:.3f}")
     r.settings["final_mixtures"] = {n: dict(zip(names, np.mean(m, 0).round(4).tolist()))
                                     for n, m in mixtures.items()}
-    return r.finish("bpb", lower_is_better=True, reference="uniform")
+    return r.finish("bpb", lower_is_better=True, reference="uniform",
+                    extra_plots=[("target_weight", False)])

@@ -93,6 +93,21 @@ def plot(rows, metric: str, lower_is_better: bool, path: str, title: str = "") -
         return
     strategies = list(dict.fromkeys(r["strategy"] for r in sel))
     fig, ax = plt.subplots(figsize=(7.5, 4.6), dpi=110)
+    if len({r["fraction"] for r in sel}) == 1:  # one fraction: a bar per strategy
+        ys = [r["mean"] for r in sel]
+        es = [0 if math.isnan(r["ci95"]) else r["ci95"] for r in sel]
+        ax.bar(range(len(sel)), ys, yerr=es, capsize=4, color="C0", alpha=0.8)
+        ax.set_xticks(range(len(sel)))
+        ax.set_xticklabels([r["strategy"] for r in sel])
+        lo = min(y - e for y, e in zip(ys, es))
+        ax.set_ylim(bottom=max(0.0, lo - 0.1 * (max(ys) - lo + 1e-9)))
+        ax.set_ylabel(f"{metric} ({'lower' if lower_is_better else 'higher'} is better)")
+        ax.set_title(title)
+        ax.grid(alpha=0.3, axis="y")
+        fig.tight_layout()
+        fig.savefig(path)
+        plt.close(fig)
+        return
     for i, s in enumerate(strategies):
         pts = sorted((r["fraction"], r["mean"], 0 if math.isnan(r["ci95"]) else r["ci95"])
                      for r in sel if r["strategy"] == s)
