@@ -50,7 +50,6 @@ SIZES = {
     "tiny": dict(pool=400, snippet=24, features=128, n_val=40, n_test=200, noise=0.4,
                  epochs=3, lr=0.02, batch=64, k=16, fractions=(0.5,), chunk=400),
 }
-PAIRS = None  # set by make_task
 TEMPERATURE = 0.05  # the stochastic policy's softmax temperature over cosines
 WEIGHT_TEMPERATURE = 0.05
 
@@ -92,12 +91,10 @@ def make_task(size, seed=4321):
     X = ngram_features([c.texts[i] for i in ix], size["snippet"], size["features"])
     y = c.language[ix].astype(np.int64)
     C = len(c.languages)
-    global PAIRS
-    PAIRS = _pairs(list(c.languages))
     P, V = size["pool"], size["n_val"]
     y_noisy = y[:P].copy()
     flip = rng.random(P) < size["noise"]
-    y_noisy[flip] = PAIRS[y[:P][flip]]
+    y_noisy[flip] = _pairs(list(c.languages))[y[:P][flip]]
     return dict(X=X[:P], y=y_noisy, clean=~flip, Xv=X[P:P + V], yv=y[P:P + V],
                 Xt=X[P + V:], yt=y[P + V:], C=C)
 
@@ -186,14 +183,10 @@ def run(config: Config, size_name: str | None = None) -> str:
                        engine_selector(size, task, seed, f, "stochastic", temperature=TEMPERATURE,
                                        weighting="unbiased"))]
         for name, f, sel in cells:
-            if name == "random":  # a fixed random subset from the first epoch on
-                model, share = train(size, dict(task, X=task["X"][sel(0, None)[0]],
-                                                y=task["y"][sel(0, None)[0]],
-                                                clean=task["clean"][sel(0, None)[0]]), seed)
-            elif name == "clean-oracle":
-                c = task["clean"]
-                model, share = train(size, dict(task, X=task["X"][c], y=task["y"][c],
-                                                clean=c[c]), seed)
+            if name in ("random", "clean-oracle"):  # a fixed subset from the first epoch on
+                ix = sel(0, None)[0]
+                model, share = train(size, dict(task, X=task["X"][ix], y=task["y"][ix],
+                                                clean=task["clean"][ix]), seed)
             else:
                 model, share = train(size, task, seed, sel)
             acc = model.accuracy(task["Xt"], task["yt"])
