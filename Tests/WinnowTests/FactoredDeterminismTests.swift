@@ -21,7 +21,7 @@ import Testing
     ]
     for (samples, position) in compositions {
       let f = try Self.features(samples).row(position)
-      #expect(relativeError(f, alone) < 1e-5, "batch \(samples)")
+      #expect(relativeL2Error(f, alone) < 1e-5, "batch \(samples)")
     }
   }
 
@@ -35,8 +35,8 @@ import Testing
       let gram = try Self.batch.with { try ghost.gram(tokenCounts: Self.batch.tokenCounts, layers: $0) }
       results.append((try Self.features([0, 1, 2, 3, 4, 5]), gram.values))
     }
-    #expect(relativeError(results[0].0.storage, results[1].0.storage) < 1e-5)
-    #expect(relativeError(results[0].1.storage, results[1].1.storage) < 1e-5)
+    #expect(relativeL2Error(results[0].0.storage, results[1].0.storage) < 1e-5)
+    #expect(relativeL2Error(results[0].1.storage, results[1].1.storage) < 1e-5)
   }
 
   @Test func sameSeedAndLayersGiveIdenticalFeaturesAcrossProjectors() throws {

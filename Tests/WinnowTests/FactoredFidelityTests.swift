@@ -13,7 +13,7 @@ struct TinySequenceMLP {
   var w1: Matrix  // hidden × inputs
   var w2: Matrix  // classes × hidden
 
-  init(rng: inout TestRNG) {
+  init(rng: inout FactorTestRNG) {
     w1 = rng.matrix(Self.hidden, Self.inputs, scale: 1 / Double(Self.inputs).squareRoot())
     w2 = rng.matrix(Self.classes, Self.hidden, scale: 1 / Double(Self.hidden).squareRoot())
   }
@@ -53,7 +53,7 @@ struct TinySequenceMLP {
 @Suite struct FactoredFidelityTests {
   /// A batch of `samples` sequences drawn from 4 domains, each with its own
   /// input mean and label bias, so gradients share directions as real ones do.
-  static func batch(samples: Int, mlp: TinySequenceMLP, rng: inout TestRNG) throws -> FactorBatch {
+  static func batch(samples: Int, mlp: TinySequenceMLP, rng: inout FactorTestRNG) throws -> FactorBatch {
     let domains = (0..<4).map { _ in rng.matrix(1, TinySequenceMLP.inputs) }
     var counts: [Int] = []
     var layers = [[Float]](repeating: [], count: 4)
@@ -122,7 +122,7 @@ struct TinySequenceMLP {
 
   /// 48 samples of 8–24 tokens from the MLP, with their exact Gram matrix.
   static let data: (FactorBatch, Matrix) = {
-    var rng = TestRNG(31)
+    var rng = FactorTestRNG(31)
     let mlp = TinySequenceMLP(rng: &rng)
     let batch = try! Self.batch(samples: 48, mlp: mlp, rng: &rng)
     let gram = try! batch.with {

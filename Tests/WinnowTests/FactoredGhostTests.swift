@@ -31,7 +31,7 @@ import Testing
       try ghost.gram(tokenCounts: batch.tokenCounts, layers: $0, forcing: path)
     }
     #expect(result.values.rows == 5 && result.values.cols == 5)
-    #expect(relativeError(result.values.storage, Self.explicitGram(batch)) < 1e-4)
+    #expect(relativeL2Error(result.values.storage, Self.explicitGram(batch)) < 1e-4)
     if let path { #expect(result.paths == [path, path, path]) }
   }
 
@@ -42,7 +42,7 @@ import Testing
       (try ghost.gram(tokenCounts: batch.tokenCounts, layers: $0, forcing: .ghost),
        try ghost.gram(tokenCounts: batch.tokenCounts, layers: $0, forcing: .materialized))
     }
-    #expect(relativeError(g.values.storage, m.values.storage) < 1e-5)
+    #expect(relativeL2Error(g.values.storage, m.values.storage) < 1e-5)
   }
 
   @Test func automaticPathFollowsTheCostModel() throws {
@@ -85,7 +85,7 @@ import Testing
       }
     }
     #expect(result.values.rows == 5 && result.values.cols == 1)
-    #expect(relativeError(result.values.storage, expected) < 1e-4)
+    #expect(relativeL2Error(result.values.storage, expected) < 1e-4)
     if path == nil { #expect(result.paths[1] == .ghost) }
   }
 
@@ -106,6 +106,6 @@ import Testing
           layers: [LayerFactors(layerID: 1, inputs: .float16(ap), outputGradients: .float16(dp))])
       }
     }
-    #expect(relativeError(result.values.storage, Self.explicitGram(batch)) < 1e-4)
+    #expect(relativeL2Error(result.values.storage, Self.explicitGram(batch)) < 1e-4)
   }
 }

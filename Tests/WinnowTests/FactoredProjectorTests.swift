@@ -43,7 +43,7 @@ import Testing
         }
       }
     }
-    #expect(relativeError(features.storage, expected) < 1e-4)
+    #expect(relativeL2Error(features.storage, expected) < 1e-4)
   }
 
   @Test(arguments: ProjectorKind.allCases)
@@ -67,7 +67,7 @@ import Testing
       if s == 1 {
         #expect(features.row(s).allSatisfy { $0 == 0 })
       } else {
-        #expect(relativeError(features.row(s), expected) < 1e-4)
+        #expect(relativeL2Error(features.row(s), expected) < 1e-4)
       }
     }
   }
@@ -94,7 +94,7 @@ import Testing
           layers: [LayerFactors(layerID: 0, inputs: .float16(a), outputGradients: .float16(d))])
       }
     }
-    #expect(relativeError(viaHalf.storage, viaFloat.storage) < 1e-5)
+    #expect(relativeL2Error(viaHalf.storage, viaFloat.storage) < 1e-5)
   }
 
   @Test func layerFeaturesDependOnLayerIdNotPosition() throws {

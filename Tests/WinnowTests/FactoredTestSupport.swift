@@ -4,7 +4,7 @@
 @testable import Winnow
 
 /// A seeded SplitMix64 stream for reproducible test data.
-struct TestRNG {
+struct FactorTestRNG {
   var state: UInt64
   init(_ seed: UInt64) { state = seed }
 
@@ -35,7 +35,7 @@ struct FactorBatch {
   var layers: [(id: UInt64, inputs: Matrix, outputGradients: Matrix)]
 
   static func random(_ specs: [LinearLayerSpec], tokenCounts: [Int], seed: UInt64) -> FactorBatch {
-    var rng = TestRNG(seed)
+    var rng = FactorTestRNG(seed)
     let rows = tokenCounts.reduce(0, +)
     return FactorBatch(
       tokenCounts: tokenCounts,
@@ -77,13 +77,13 @@ struct FactorBatch {
 func dot(_ x: [Double], _ y: [Double]) -> Double { zip(x, y).reduce(0) { $0 + $1.0 * $1.1 } }
 
 /// `‖x − y‖ / ‖y‖`, or `‖x − y‖` when `y` is zero.
-func relativeError(_ x: [Float], _ y: [Double]) -> Double {
+func relativeL2Error(_ x: [Float], _ y: [Double]) -> Double {
   let diff = zip(x, y).reduce(0) { $0 + (Double($1.0) - $1.1) * (Double($1.0) - $1.1) }
   let norm = y.reduce(0) { $0 + $1 * $1 }
   return (diff / max(norm, 1e-300)).squareRoot()
 }
 
-func relativeError(_ x: [Float], _ y: [Float]) -> Double { relativeError(x, y.map(Double.init)) }
+func relativeL2Error(_ x: [Float], _ y: [Float]) -> Double { relativeL2Error(x, y.map(Double.init)) }
 
 /// Pearson correlation of two samples.
 func correlation(_ x: [Double], _ y: [Double]) -> Double {

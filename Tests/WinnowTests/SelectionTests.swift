@@ -50,3 +50,29 @@ import Testing
     }
   }
 }
+
+@Suite struct SelectionExclusionTests {
+  @Test func minusInfinityIsExcludedAndKCountsEligibleRows() throws {
+    let s: [Float] = [0.3, -.infinity, 0.9, -.infinity, 0.1]
+    try s.withUnsafeBufferPointer { p throws in
+      #expect(try Selection.top(p, k: 3) == [2, 0, 4])
+      #expect(throws: WinnowError.self) { try Selection.top(p, k: 4) }
+      // 50 % of the 3 eligible rows, rounded: 2.
+      #expect(try Selection.top(p, fraction: 0.5) == [2, 0])
+      #expect(try Selection.top(p, fraction: 1) == [2, 0, 4])
+      #expect(try Selection.atLeast(p, threshold: -1e30) == [2, 0, 4])
+    }
+  }
+
+  @Test func allExcludedOrPlusInfinityAreErrors() throws {
+    let excluded: [Float] = [-.infinity, -.infinity]
+    excluded.withUnsafeBufferPointer { p in
+      #expect(throws: WinnowError.self) { try Selection.top(p, k: 1) }
+    }
+    let plus: [Float] = [1, .infinity]
+    plus.withUnsafeBufferPointer { p in
+      #expect(throws: WinnowError.self) { try Selection.top(p, k: 1) }
+      #expect(throws: WinnowError.self) { try Selection.atLeast(p, threshold: 0) }
+    }
+  }
+}

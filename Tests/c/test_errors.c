@@ -74,8 +74,8 @@ static void test_selection_errors(void) {
   EXPECT_STATUS(wn_select_top_fraction(good, 0, 0.5, out, 4, &n), WN_ERR_INVALID_ARGUMENT);
   EXPECT_STATUS(wn_select_threshold(good, 4, NAN, out, 4, &n), WN_ERR_INVALID_ARGUMENT);
   EXPECT_STATUS(wn_select_threshold(bad, 4, 0, out, 4, &n), WN_ERR_NON_FINITE);
-  EXPECT_OK(wn_select_threshold(good, 0, 0, NULL, 0, &n));
-  EXPECT_TRUE(n == 0);
+  /* An empty pool is an error for every rule, as in `winnow select`. */
+  EXPECT_STATUS(wn_select_threshold(good, 0, 0, NULL, 0, &n), WN_ERR_INVALID_ARGUMENT);
   EXPECT_OK(wn_select_threshold(good, 4, 100, out, 4, &n));
   EXPECT_TRUE(n == 0);
 

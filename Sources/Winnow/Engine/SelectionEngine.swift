@@ -40,6 +40,9 @@ public final class SelectionEngine {
   public internal(set) var inclusionProbabilities: [Double]
   /// When set, `endEpoch` appends the plan's audit line to this file.
   public var auditLogPath: String?
+  /// Projects raw `D`-dimensional gradients to `k` inside the engine (the
+  /// `…gradients…` entry points); `nil` when only features are fed.
+  public let projector: DenseProjector?
 
   let positionOfID: [Int64: Int]
   var state: EngineState
@@ -55,15 +58,21 @@ public final class SelectionEngine {
   ///   - domainCount: `K`; defaults to the largest domain index + 1.
   ///   - featureDim: `k ≥ 1`.
   ///   - taskCount: `T` in `1...1024`.
+  ///   - projector: for raw gradients, a `DenseProjector` with
+  ///     `outputDim == featureDim`; its seed fixes the feature space.
   /// - Complexity: O(N).
   public init(
     ids: [Int64], domains: [Int32]? = nil, domainCount: Int? = nil,
-    featureDim: Int, taskCount: Int = 1
+    featureDim: Int, taskCount: Int = 1, projector: DenseProjector? = nil
   ) throws {
     guard !ids.isEmpty else { throw WinnowError.invalid("the candidate pool is empty") }
     guard featureDim >= 1 else { throw WinnowError.invalid("feature dim \(featureDim) < 1") }
     guard (1...1024).contains(taskCount) else {
       throw WinnowError.invalid("task count \(taskCount) is outside 1...1024")
+    }
+    if let projector, projector.outputDim != featureDim {
+      throw WinnowError.shape(
+        "the projector maps to k = \(projector.outputDim), the engine's feature dim is \(featureDim)")
     }
     var index = [Int64: Int](minimumCapacity: ids.count)
     for (i, id) in ids.enumerated() {
@@ -85,6 +94,7 @@ public final class SelectionEngine {
     self.featureDim = featureDim
     self.taskCount = taskCount
     self.positionOfID = index
+    self.projector = projector
     self.inclusionProbabilities = [Double](repeating: 0, count: ids.count)
     self.state = EngineState(poolSize: ids.count, tasks: taskCount, domains: k, dim: featureDim)
   }

@@ -1,4 +1,11 @@
-import Foundation
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
+#if canImport(Glibc)
+  import Glibc
+#endif
 
 /// How the engine updates the domain mixture `α` (K domains) after each epoch.
 public enum MixtureRule: Int32, Sendable, CaseIterable {
@@ -16,7 +23,7 @@ enum Softmax {
   /// `exp(x_i − max x) / Σ_j exp(x_j − max x)`.
   static func of(_ x: [Double]) -> [Double] {
     guard let top = x.max() else { return [] }
-    let e = x.map { Foundation.exp($0 - top) }
+    let e = x.map { Glibc.exp($0 - top) }
     let z = e.reduce(0, +)
     return e.map { $0 / z }
   }
@@ -36,7 +43,7 @@ public struct GradientAlignmentMixture: Sendable, Equatable {
   public var mixture: [Double] { Softmax.of(logWeights) }
 
   /// Starts from `initial` (K positive weights).
-  public init(initial: [Double]) { logWeights = initial.map { Foundation.log($0) } }
+  public init(initial: [Double]) { logWeights = initial.map { Glibc.log($0) } }
 
   /// Applies one update.
   /// - Parameters:
@@ -87,7 +94,7 @@ public struct ExcessLossMixture: Sendable, Equatable {
   public mutating func update(excess observed: [Double?], stepSize: Double, smoothing: Double) {
     for d in excess.indices { if let l = observed[d] { excess[d] = l } }
     let k = Double(mixture.count)
-    let logits = mixture.indices.map { Foundation.log(mixture[$0]) + stepSize * excess[$0] }
+    let logits = mixture.indices.map { Glibc.log(mixture[$0]) + stepSize * excess[$0] }
     mixture = Softmax.of(logits).map { (1 - smoothing) * $0 + smoothing / k }
     for d in sum.indices { sum[d] += mixture[d] }
     updates += 1
@@ -119,7 +126,7 @@ public struct Exp3Mixture: Sendable, Equatable {
   /// ODM's exploration rate `ε_t`.
   public static func exploration(step t: Int, domainCount k: Int) -> Double {
     let kd = Double(k)
-    return min(1 / kd, (Foundation.log(kd) / (kd * Double(t))).squareRoot())
+    return min(1 / kd, (Glibc.log(kd) / (kd * Double(t))).squareRoot())
   }
 
   /// Applies one update with `K` rewards, `nil` for domains not seen.

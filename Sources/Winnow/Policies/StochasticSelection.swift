@@ -1,4 +1,11 @@
-import Foundation
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
+#if canImport(Glibc)
+  import Glibc
+#endif
 
 /// Stochastic selection of a fixed number of samples with known inclusion
 /// probabilities, so that training on the sample can be reweighted without bias.
@@ -45,7 +52,7 @@ public enum StochasticSelection {
     let n = Double(scores.count)
     let top = Double(scores.max()!)
     // Subtracting the maximum keeps exp in range; Double keeps small p exact.
-    var p = scores.map { Foundation.exp((Double($0) - top) / temperature) }
+    var p = scores.map { Glibc.exp((Double($0) - top) / temperature) }
     let z = p.reduce(0, +)
     for i in p.indices { p[i] = (1 - floor) * p[i] / z + floor / n }
     return p

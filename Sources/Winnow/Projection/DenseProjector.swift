@@ -1,5 +1,12 @@
 import CWinnowKernels
-import Foundation
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
+#if canImport(Glibc)
+  import Glibc
+#endif
 
 /// A dense Johnson–Lindenstrauss projection `φ(g) = (1/√k) · Pᵀ g`.
 ///
@@ -31,7 +38,7 @@ public final class DenseProjector: @unchecked Sendable {
   /// Rows of `P` per generated panel when `P` is not cached.
   let panelRows: Int
   /// Guards the buffers below.
-  let lock = NSLock()
+  let lock = Lock()
   /// The whole `D × k` matrix, unscaled, once built (when `cachesMatrix`).
   var cacheStorage: [Float]?
   /// One reusable panel of `P` (fresh pages are slow to touch on these VMs).

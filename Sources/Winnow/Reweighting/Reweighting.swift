@@ -1,4 +1,11 @@
-import Foundation
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
+#if canImport(Glibc)
+  import Glibc
+#endif
 
 /// Per-sample training weights for a selection (DESIGN §2.6).
 public enum Reweighting {
@@ -25,19 +32,19 @@ public enum Reweighting {
       throw WinnowError.invalid("weight bounds [\(minimum), \(maximum)] must contain 1")
     }
     let top = Double(scores.max()!)
-    let e = scores.map { Foundation.exp((Double($0) - top) / temperature) }  // in (0, 1]
+    let e = scores.map { Glibc.exp((Double($0) - top) / temperature) }  // in (0, 1]
     func mean(_ logC: Double) -> Double {
-      let c = Foundation.exp(logC)
+      let c = Glibc.exp(logC)
       return e.reduce(0) { $0 + min(maximum, max(minimum, c * $1)) } / Double(e.count)
     }
     // At c = 1/min(e)·w_max every weight is w_max ≥ 1; at c → 0 all are w_min ≤ 1.
-    var lo = Foundation.log(minimum > 0 ? minimum : 1e-300) - 1
-    var hi = Foundation.log(maximum / e.min()!) + 1
+    var lo = Glibc.log(minimum > 0 ? minimum : 1e-300) - 1
+    var hi = Glibc.log(maximum / e.min()!) + 1
     for _ in 0..<200 where hi - lo > 1e-14 * max(1, abs(hi)) {
       let mid = 0.5 * (lo + hi)
       if mean(mid) < 1 { lo = mid } else { hi = mid }
     }
-    let c = Foundation.exp(0.5 * (lo + hi))
+    let c = Glibc.exp(0.5 * (lo + hi))
     return e.map { Float(min(maximum, max(minimum, c * $0))) }
   }
 

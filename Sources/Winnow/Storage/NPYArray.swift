@@ -1,5 +1,12 @@
 import CWinnowKernels
-import Foundation
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
+#if canImport(Glibc)
+  import Glibc
+#endif
 
 /// A read-only, memory-mapped NumPy `.npy` array.
 ///

@@ -1,5 +1,12 @@
 import CWinnowKernels
-import Foundation
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
+#if canImport(Glibc)
+  import Glibc
+#endif
 
 /// A streaming `.npy` writer that appends rows and publishes the file atomically.
 ///

@@ -16,14 +16,43 @@ struct Project: ParsableCommand {
       concatenated in order: they must have the same number of rows, and their widths add \
       up to D. The input is memory-mapped and processed in row blocks; P is cached whole \
       when D·K·4 bytes fit half the memory budget, otherwise generated in panels.
+
+      With --adam-m and --adam-v (the optimizer's moments, shape (D,)), each gradient g is \
+      first turned into LESS's Adam feature: m' = 0.9·m + 0.1·g, v' = 0.999·v + 0.001·g², \
+      Γ = m' / √(v' + 1e-8) (ε inside the root, no bias correction), then projected.
+
+      With --store DIR instead of --output, features go into a feature store (shards of \
+      --shard-rows rows with ids and a checksummed manifest). If the command is interrupted, \
+      running it again resumes after the last complete shard.
       """
   )
 
   @Option(name: .long, help: "Gradients, N × D_i, <f4 or <f2 (repeat for column pieces).")
   var input: [String] = []
 
-  @Option(name: .long, help: "Output features .npy, N × K.")
-  var output: String
+  @Option(name: .long, help: "Output features .npy, N × K (or use --store).")
+  var output: String?
+
+  @Option(name: .long, help: "Write into this feature store directory instead of --output.")
+  var store: String?
+
+  @Option(name: .long, help: "Sample ids for the store, .npy (N,) of integers (default: row numbers).")
+  var ids: String?
+
+  @Option(name: .customLong("shard-rows"), help: "Rows per store shard.")
+  var shardRows: Int = 65_536
+
+  @Option(name: .long, help: "Checkpoint label recorded in the store's manifest.")
+  var checkpoint: String = ""
+
+  @Option(name: .long, help: "Checkpoint weight (e.g. the epoch's mean learning rate) for the store.")
+  var weight: Double = 1
+
+  @Option(name: .customLong("adam-m"), help: "Adam first moment m, (D,) <f4: project LESS Adam features.")
+  var adamM: String?
+
+  @Option(name: .customLong("adam-v"), help: "Adam second moment v, (D,) <f4 (with --adam-m).")
+  var adamV: String?
 
   @Option(name: .long, help: "K, the number of output features (any positive value).")
   var dim: Int
@@ -54,36 +83,63 @@ struct Project: ParsableCommand {
     guard memoryBudget.bytes >= 1 << 20 else {
       throw ValidationError("--memory-budget must be at least 1M (got \(memoryBudget.bytes) bytes)")
     }
-    try checkOutputFolder(output)
+    guard (output == nil) != (store == nil) else {
+      throw ValidationError("give exactly one of --output FILE.npy and --store DIR")
+    }
+    guard (adamM == nil) == (adamV == nil) else {
+      throw ValidationError("--adam-m and --adam-v go together")
+    }
+    guard shardRows > 0 else { throw ValidationError("--shard-rows must be positive") }
+    guard ids == nil || store != nil else { throw ValidationError("--ids applies to --store only") }
+    if let output { try checkOutputFolder(output) }
   }
 
   func run() throws {
     let started = Date()
     let pieces = try GradientPieces(paths: input, expectedDim: inputDim)
+    let adam = try adamM.map { try AdamMoments(m: $0, v: adamV ?? "", dim: pieces.dim) }
     let plan = ProjectionPlan(
       rows: pieces.rowCount, inputDim: pieces.dim, outputDim: dim,
-      budget: memoryBudget.bytes, needsConversion: pieces.needsConversion)
+      budget: memoryBudget.bytes, needsConversion: pieces.needsConversion || adam != nil)
     let projector = try DenseProjector(
       kind: kind, seed: seed, inputDim: pieces.dim, outputDim: dim,
       memoryBudget: plan.matrixBytes)
-    let writer = try NPYWriter(
-      url: URL(fileURLWithPath: output), dtype: dtype == .f16 ? .float16 : .float32,
-      rowShape: [dim])
+    let sink = try makeSink(pieces: pieces, adam: adam != nil)
     let progress = Progress("project", total: pieces.rowCount)
     var out = [Float](repeating: 0, count: plan.blockRows * dim)
-    var start = 0
+    var start = sink.startRow
     while start < pieces.rowCount {
-      let rows = min(plan.blockRows, pieces.rowCount - start)
+      let rows = start..<min(start + plan.blockRows, pieces.rowCount)
       try out.withUnsafeMutableBufferPointer { o in
-        try pieces.project(rows: start..<start + rows, with: projector, into: o.baseAddress!)
-        try writer.append(floats: UnsafeBufferPointer(rebasing: o[0..<rows * dim]))
+        try pieces.project(rows: rows, with: projector, adam: adam, into: o.baseAddress!)
+        try sink.append(UnsafeBufferPointer(rebasing: o[0..<rows.count * dim]), rows: rows)
       }
-      start += rows
+      start = rows.upperBound
       progress.update(start)
     }
-    try writer.finalize()
+    try sink.finish()
     progress.finish()
     if stats { printStats(since: started) }
+  }
+
+  private func makeSink(pieces: GradientPieces, adam: Bool) throws -> FeatureSink {
+    let dtype: NPYDType = self.dtype == .f16 ? .float16 : .float32
+    guard let store else {
+      let writer = try NPYWriter(url: URL(fileURLWithPath: output ?? ""), dtype: dtype, rowShape: [dim])
+      return NPYSink(writer: writer)
+    }
+    let idValues = try ids.map { try NPYArray(contentsOf: URL(fileURLWithPath: $0)).readInt64() }
+    if let idValues, idValues.count != pieces.rowCount {
+      throw WinnowError(.shapeMismatch, "\(ids ?? ""): \(idValues.count) ids for \(pieces.rowCount) gradient rows")
+    }
+    // The manifest names the projector kind, with "/adam" when LESS Adam
+    // features were projected, so a store says exactly how it was made.
+    let metadata = FeatureStoreMetadata(
+      projector: kind.rawValue + (adam ? "/adam" : ""), seed: seed, k: dim,
+      inputDim: pieces.dim, dtype: dtype, checkpoint: checkpoint, weight: weight)
+    let writer = try FeatureStoreWriter.openOrCreate(
+      directory: URL(fileURLWithPath: store), metadata: metadata, shardRows: shardRows)
+    return StoreSink(writer: writer, ids: idValues)
   }
 }
 

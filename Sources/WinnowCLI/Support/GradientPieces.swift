@@ -40,14 +40,16 @@ struct GradientPieces {
   /// Whether any piece must be converted to Float32 before BLAS sees it.
   var needsConversion: Bool { arrays.contains { $0.dtype != .float32 } }
 
-  /// Projects rows `rows` of every piece into `out` (`rows.count × k`).
+  /// Projects rows `rows` of every piece into `out` (`rows.count × k`),
+  /// turning gradients into LESS Adam features first when `adam` is given.
   func project(
-    rows: Range<Int>, with projector: DenseProjector, into out: UnsafeMutablePointer<Float>
+    rows: Range<Int>, with projector: DenseProjector, adam: AdamMoments? = nil,
+    into out: UnsafeMutablePointer<Float>
   ) throws {
     var scratch = [Float]()
     for (i, a) in arrays.enumerated() {
       let width = a.rowLength
-      if let view = a.floatRowsPointer(rows), let base = view.baseAddress {
+      if adam == nil, let view = a.floatRowsPointer(rows), let base = view.baseAddress {
         try projector.project(
           piece: base, rows: rows.count, offset: offsets[i], length: width, into: out,
           accumulate: i > 0)
@@ -55,6 +57,7 @@ struct GradientPieces {
         scratch = [Float](repeating: 0, count: rows.count * width)
         try scratch.withUnsafeMutableBufferPointer { s in
           try a.readFloatRows(rows, into: s.baseAddress!)
+          try adam?.apply(s.baseAddress!, rows: rows.count, offset: offsets[i], width: width)
           try projector.project(
             piece: s.baseAddress!, rows: rows.count, offset: offsets[i], length: width,
             into: out, accumulate: i > 0)

@@ -1,0 +1,140 @@
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// What every row of a feature store is: how it was projected, from what,
+/// and for which checkpoint. Fixed when the store is created.
+public struct FeatureStoreMetadata: Codable, Hashable, Sendable {
+  /// The projector: `rademacher`, `gaussian`, or `imported` for features
+  /// projected elsewhere.
+  public var projector: String
+  /// The projector's seed (0 when imported).
+  public var seed: UInt64
+  /// Features per row.
+  public var k: Int
+  /// The dimension `D` of the gradients before projection (0 if unknown).
+  public var inputDim: Int
+  /// The on-disk dtype of the features: `<f4` or `<f2`.
+  public var dtype: String
+  /// What was done to the rows after projection: `none` or `l2`.
+  public var normalization: String
+  /// A label for the checkpoint these features come from.
+  public var checkpoint: String
+  /// The checkpoint's weight `η_c` (LESS: the epoch's mean learning rate).
+  public var weight: Double
+
+  public init(
+    projector: String, seed: UInt64, k: Int, inputDim: Int, dtype: NPYDType = .float32,
+    normalization: String = "none", checkpoint: String = "", weight: Double = 1
+  ) {
+    self.projector = projector
+    self.seed = seed
+    self.k = k
+    self.inputDim = inputDim
+    self.dtype = dtype.rawValue
+    self.normalization = normalization
+    self.checkpoint = checkpoint
+    self.weight = weight
+  }
+
+  /// The features' dtype, if it is one a store can hold.
+  var featureDType: NPYDType? {
+    NPYDType(rawValue: dtype).flatMap { $0 == .float32 || $0 == .float16 ? $0 : nil }
+  }
+}
+
+/// One complete shard: its files, its rows, the input rows it covers and
+/// the SHA-256 of both files.
+public struct FeatureStoreShard: Codable, Hashable, Sendable {
+  /// The features file (`rows × k`), relative to the store directory.
+  public var features: String
+  /// The sample ids file (`<i8`, `rows`), relative to the store directory.
+  public var ids: String
+  /// Rows in this shard.
+  public var rows: Int
+  /// The first input row this shard holds; it holds `inputStart ..< inputStart + rows`.
+  public var inputStart: Int
+  public var featuresSHA256: String
+  public var idsSHA256: String
+}
+
+/// The `manifest.json` of a feature store: metadata plus the complete shards.
+struct FeatureStoreManifest: Codable, Hashable {
+  static let fileName = "manifest.json"
+  static let currentVersion = 1
+
+  var formatVersion = FeatureStoreManifest.currentVersion
+  var metadata: FeatureStoreMetadata
+  var shards: [FeatureStoreShard] = []
+
+  /// Reads and checks the manifest of the store at `directory`.
+  static func load(from directory: URL) throws -> FeatureStoreManifest {
+    let url = directory.appendingPathComponent(fileName)
+    let data: Data
+    do {
+      data = try Data(contentsOf: url)
+    } catch {
+      throw WinnowError(.io, "\(url.path): cannot read the feature store manifest")
+    }
+    let manifest: FeatureStoreManifest
+    do {
+      manifest = try JSONDecoder().decode(FeatureStoreManifest.self, from: data)
+    } catch {
+      throw WinnowError(.format, "\(url.path): malformed feature store manifest: \(error)")
+    }
+    guard manifest.formatVersion == currentVersion else {
+      throw WinnowError(
+        .unsupported, "\(url.path): store format version \(manifest.formatVersion) is not supported")
+    }
+    guard manifest.metadata.featureDType != nil, manifest.metadata.k > 0 else {
+      throw WinnowError(.format, "\(url.path): features must be <f4 or <f2 with k > 0")
+    }
+    return manifest
+  }
+
+  /// The manifest's bytes: sorted keys and no timestamps, so equal stores
+  /// have byte-identical manifests.
+  func encoded() throws -> Data {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    return try encoder.encode(self) + Data("\n".utf8)
+  }
+
+  /// Replaces `directory/manifest.json` atomically (temporary, fsync, rename,
+  /// fsync of the directory), so readers see the old or the new one, whole.
+  func save(to directory: URL) throws {
+    try AtomicFile.write(try encoded(), to: directory.appendingPathComponent(Self.fileName))
+  }
+}
+
+/// Whole-file atomic replacement through `NPYSyscalls`.
+enum AtomicFile {
+  /// Writes `data` to a temporary beside `url`, fsyncs it, renames it onto
+  /// `url` and fsyncs the directory.
+  static func write(_ data: Data, to url: URL) throws {
+    let temporary = "\(url.path).tmp-\(NPYSyscalls.processID)-\(UInt32.random(in: 0...UInt32.max))"
+    let (fd, error) = NPYSyscalls.createExclusive(temporary)
+    guard fd >= 0 else {
+      throw WinnowError(.io, "\(temporary): cannot create: \(NPYSyscalls.describe(error))")
+    }
+    do {
+      try data.withUnsafeBytes { bytes in
+        guard let base = bytes.baseAddress else { return }
+        try NPYSyscalls.writeAll(fd, base, count: bytes.count, at: 0, path: temporary)
+      }
+      try NPYSyscalls.sync(fd, path: temporary)
+      try NPYSyscalls.closeChecked(fd, path: temporary)
+    } catch {
+      NPYSyscalls.closeQuietly(fd)
+      NPYSyscalls.remove(temporary)
+      throw error
+    }
+    try NPYSyscalls.renameAtomically(temporary, to: url.path)
+    try NPYSyscalls.syncDirectory(url.deletingLastPathComponent().path)
+  }
+}

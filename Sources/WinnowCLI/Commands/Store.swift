@@ -1,0 +1,88 @@
+import ArgumentParser
+import Foundation
+import Winnow
+
+/// `winnow store`: feature store maintenance.
+struct Store: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Create and inspect feature stores (sharded, checksummed feature directories).",
+    subcommands: [StoreImport.self]
+  )
+}
+
+/// `winnow store import`: copies precomputed features into a store.
+struct StoreImport: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "import",
+    abstract: "Import precomputed features (N × k .npy) into a feature store, resumably.",
+    discussion: """
+      Copies rows of --input into shards of --shard-rows rows (features and <i8 ids), each \
+      published atomically and then listed, with its SHA-256, in the store's manifest.json. \
+      Rerunning the same command after an interruption resumes after the last complete \
+      shard and yields the same store as an uninterrupted run. The store's metadata \
+      (projector "imported", k, dtype, checkpoint, weight) must match an existing store.
+      """
+  )
+
+  @Option(name: .long, help: "Features, N × k, <f4 or <f2 .npy.")
+  var input: String
+
+  @Option(name: .long, help: "The store directory (created if missing).")
+  var store: String
+
+  @Option(name: .long, help: "Sample ids, .npy (N,) of integers (default: row numbers).")
+  var ids: String?
+
+  @Option(name: .customLong("shard-rows"), help: "Rows per shard.")
+  var shardRows: Int = 65_536
+
+  @Option(name: .long, help: "Checkpoint label recorded in the manifest.")
+  var checkpoint: String = ""
+
+  @Option(name: .long, help: "Checkpoint weight recorded in the manifest.")
+  var weight: Double = 1
+
+  @Option(name: .long, help: "Store dtype: f32 or f16.")
+  var dtype: Project.OutputDType = .f32
+
+  /// Test hook: sleep after each shard, so a test can kill the process mid-ingest.
+  @Option(name: .customLong("pause-after-shard-ms"), help: .hidden)
+  var pauseAfterShardMs: Int = 0
+
+  func validate() throws {
+    guard shardRows > 0 else { throw ValidationError("--shard-rows must be positive") }
+  }
+
+  func run() throws {
+    let features = try openFeatures(input, role: "input features")
+    let idValues = try ids.map { try NPYArray(contentsOf: URL(fileURLWithPath: $0)).readInt64() }
+    if let idValues, idValues.count != features.rowCount {
+      throw WinnowError(.shapeMismatch, "\(ids ?? ""): \(idValues.count) ids for \(features.rowCount) rows")
+    }
+    let metadata = FeatureStoreMetadata(
+      projector: "imported", seed: 0, k: features.dim, inputDim: 0,
+      dtype: dtype == .f16 ? .float16 : .float32, checkpoint: checkpoint, weight: weight)
+    let writer = try FeatureStoreWriter.openOrCreate(
+      directory: URL(fileURLWithPath: store), metadata: metadata, shardRows: shardRows)
+    let progress = Progress("import", total: features.rowCount)
+    var block = [Float](repeating: 0, count: shardRows * features.dim)
+    var start = writer.nextInputRow
+    while start < features.rowCount {
+      let rows = start..<min(start + shardRows, features.rowCount)
+      try block.withUnsafeMutableBufferPointer { b in
+        guard let base = b.baseAddress else { return }
+        try features.readRows(rows, into: base)
+        try writer.append(
+          features: UnsafeBufferPointer(rebasing: b[0..<(rows.count * features.dim)]),
+          ids: idValues.map { Array($0[rows]) } ?? rows.map(Int64.init))
+      }
+      features.release(rows: rows)
+      start = rows.upperBound
+      progress.update(start)
+      if pauseAfterShardMs > 0 { usleep(UInt32(pauseAfterShardMs) * 1000) }
+    }
+    try writer.close()
+    progress.finish()
+    print("\(store): \(writer.shards.count) shards, \(writer.nextInputRow) rows")
+  }
+}

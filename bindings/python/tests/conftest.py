@@ -1,0 +1,6 @@
+"""Puts bindings/python on sys.path so that `import winnow` finds the package."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
