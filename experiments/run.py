@@ -59,8 +59,8 @@ def main(argv=None) -> int:
     ensure_python_packages()
     ok, why = winnow_bridge.available()
     if not ok:
-        print(f"error: {why}\n(build it with `make release` and the binding's library; "
-              "see experiments/README.md)", file=sys.stderr)
+        print(f"error: {why}\n(`make lib` builds libwinnow.so; `make experiments-quick` "
+              "builds it and runs; see experiments/README.md)", file=sys.stderr)
         return 2
     from winnow_experiments import e1_targeted, e2_noisy, e3_mixture
 
