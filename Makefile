@@ -55,8 +55,10 @@ test-python: lib ## The Python binding's tests (pytest) against the release libw
 	@$(PYTHON) -c 'import pytest' 2>/dev/null || $(PYTHON) -m pip install -q pytest
 	WINNOW_LIBRARY=$(CURDIR)/$(LIB_DIR)/libwinnow.so $(PYTHON) -m pytest -q bindings/python/tests
 
-demo: release ## The main job: an end-to-end run on generated data
+demo: release lib ## The main job: offline selection on generated data, then the quick E1 experiment on real data
 	$(PYTHON) scripts/demo.py --winnow "$(RELEASE_BIN)/winnow"
+	WINNOW_LIBRARY=$(CURDIR)/$(LIB_DIR)/libwinnow.so WINNOW_CLI="$(RELEASE_BIN)/winnow" \
+	  $(PYTHON) experiments/run.py e1 --quick
 
 clean: ## Remove build outputs
 	rm -rf .build demo-out
@@ -83,3 +85,24 @@ test-bench: deps ## Smoke-size benchmarks, so they cannot rot (part of make test
 	$(PYTHON) Benchmarks/run.py --smoke
 
 test: test-bench
+
+# --- experiments/ (issue 7): selection strategies benchmarked on real data ---
+# run.py installs the fortunes packages (apt-get, sudo when not root) and
+# matplotlib when missing; `lib` builds the binding's libwinnow.so and
+# `release` the winnow executable (influence scores use `winnow score`).
+.PHONY: experiments experiments-quick test-experiments
+
+experiments-quick: lib release ## Quick E1 (< 3 min): install, warm up, select with Winnow, train, print the comparison
+	WINNOW_LIBRARY=$(CURDIR)/$(LIB_DIR)/libwinnow.so WINNOW_CLI="$(RELEASE_BIN)/winnow" \
+	  $(PYTHON) experiments/run.py e1 --quick
+
+experiments: lib release ## E1, E2, E3 at full size (each < 15 min); results in experiments/results
+	WINNOW_LIBRARY=$(CURDIR)/$(LIB_DIR)/libwinnow.so WINNOW_CLI="$(RELEASE_BIN)/winnow" \
+	  $(PYTHON) experiments/run.py all
+
+test-experiments: lib ## Smoke tests of the experiments harness (tiny sizes, < 1 min)
+	@$(PYTHON) -c 'import pytest' 2>/dev/null || $(PYTHON) -m pip install -q pytest
+	@$(PYTHON) -c 'import matplotlib' 2>/dev/null || $(PYTHON) -m pip install -q matplotlib
+	WINNOW_LIBRARY=$(CURDIR)/$(LIB_DIR)/libwinnow.so $(PYTHON) -m pytest -q experiments/tests
+
+test: test-experiments
