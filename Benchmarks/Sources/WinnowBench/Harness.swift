@@ -34,6 +34,22 @@ final class Report {
     return r
   }
 
+  /// Raises a roofline record to `value` when that is better (higher
+  /// throughput), so every ratio against it is taken against the best the
+  /// BLAS did at any point of the run: on a shared, noisy machine a roofline
+  /// measured once, in a busy moment, would flatter everything after it.
+  func improve(_ name: String, _ value: Double) {
+    guard let i = records.lastIndex(where: { $0.name == name }) else { return }
+    if value > records[i].value {
+      records[i].value = value
+      print(String(format: "%-48@ %12.4g %@  (re-measured: better)", name as NSString, value,
+                   records[i].unit))
+    }
+    for j in records.indices where records[j].vs == name {
+      records[j].ratio = Self.ratio(records[j].value, records[j].unit, records[i].value)
+    }
+  }
+
   /// Ours / theirs in throughput terms: time units are inverted.
   static func ratio(_ ours: Double, _ unit: String, _ theirs: Double) -> Double {
     ["s", "ms", "us", "ns", "bytes", "MiB"].contains(unit) ? theirs / ours : ours / theirs

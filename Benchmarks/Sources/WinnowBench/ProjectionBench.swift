@@ -47,6 +47,8 @@ func benchDenseProjection(_ report: Report, n: Int, d: Int, k: Int, panelBudget:
                note: "P (\(bytes >> 20) MiB) generated, then multiplied")
     let steady = try bestTime { try cached.project(x, rows: n, into: out) }
     report.add(name, flop / steady / 1e9, "GFLOP/s", vs: roof, note: "P cached")
+    // The roofline again, right beside our figures (see Report.improve).
+    report.improve(roof, sgemmRoofline(m: n, n: k, k: d))
     let batch = min(16, n)
     let small = try bestTime { try cached.project(x, rows: batch, into: out) }
     report.add(name + ".batch16", Double(batch) / small, "samples/s",
@@ -55,6 +57,7 @@ func benchDenseProjection(_ report: Report, n: Int, d: Int, k: Int, panelBudget:
     let t = try bestTime(repeats: 2) { try paneled.project(x, rows: n, into: out) }
     report.add(name + ".panels", flop / t / 1e9, "GFLOP/s", vs: roof,
                note: "P regenerated every call in \(panelBudget >> 20) MiB panels")
+    report.improve(roof, sgemmRoofline(m: n, n: k, k: d))
   }
 }
 

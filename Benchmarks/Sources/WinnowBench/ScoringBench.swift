@@ -17,7 +17,10 @@ struct ScoringSizes {
 ///   in `G` subtasks, against `sgemm.roofline.scoring`: the sgemm the scorer
 ///   reduces to (`N × k` times `k × G` per checkpoint; memory-bound);
 /// - `scoring.influence.memory`: TRAK-style influence, against
-///   `sgemm.roofline.influence`: sgemm of `ΦᵀΦ` (`k × N` times `N × k`).
+///   `sgemm.roofline.influence`: sgemm of `ΦᵀΦ` (`k × N` times `N × k`), the
+///   Gram's full product; the scorer forms only its upper half (`ssyrk`)
+///   and then makes a second pass, so this ratio is not a fraction of a
+///   bound: read it as "influence scoring costs about one sgemm of ΦᵀΦ".
 func benchScoring(_ report: Report, _ options: Options) throws {
   let s = ScoringSizes(smoke: options.smoke)
   let groups = (0..<s.targets).map { $0 % s.groups }
@@ -36,6 +39,9 @@ func benchScoring(_ report: Report, _ options: Options) throws {
   let t = try bestTime { _ = try cosine.score(checkpoints, targetGroups: groups) }
   report.add("scoring.cosine.memory", Double(s.n) / t, "rows/s", vs: "sgemm.roofline.scoring",
              note: "N=\(s.n), k=\(s.k), M=\(s.targets) in \(s.groups) subtasks, \(s.checkpoints) checkpoints")
+  // The roofline again, right beside our figure (see Report.improve).
+  let roofAgain = sgemmRoofline(m: s.n, n: s.groups, k: s.k, transposeB: true)
+  report.improve("sgemm.roofline.scoring", roofAgain * 1e9 / gemm * Double(s.n))
   checkpoints = []
 
   let (ni, ki) = s.influence
