@@ -28,7 +28,7 @@ duplicate. Outputs are written atomically, so a rerun is idempotent.
 
 from __future__ import annotations
 
-import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,6 +55,7 @@ class Selection:
     eligible: int        #: rows not excluded (-inf)
     shards: list         #: per-shard summaries from the workers
     manifest: dict
+    timings: dict        #: seconds per phase: score, cut, collect (merge included), write
 
 
 def _float_key_to_score(key: int) -> np.float32:
@@ -142,6 +143,12 @@ def score_select(train, targets, *, output: str, fraction: float | None = None,
     histogram_task = ray.remote(max_retries=max_retries)(key_histogram)
     collect_task = ray.remote(max_retries=max_retries)(collect)
 
+    clock = [time.perf_counter()]
+
+    def lap() -> float:
+        clock.append(time.perf_counter())
+        return clock[-1] - clock[-2]
+
     target_ref = ray.put(target_arrays)
     pending = [score_task.remote(s, target_ref, w, group_labels, measure, skip_nonfinite, verify,
                                  block_rows, _crash_once_marker if s.index == 0 else None)
@@ -149,6 +156,7 @@ def score_select(train, targets, *, output: str, fraction: float | None = None,
     summaries = _get(ray, [p[0] for p in pending])
     score_refs = [p[1] for p in pending]
     _check_cover(pool, summaries)
+    timings = {"score": lap()}
     eligible = sum(s["eligible"] for s in summaries)
     if eligible == 0:
         raise PoolError(f"all {pool.rows} scores are -inf (excluded): nothing to select")
@@ -160,6 +168,7 @@ def score_select(train, targets, *, output: str, fraction: float | None = None,
         if not 1 <= k <= eligible:
             raise ValueError(f"top k = {k} is outside 1...{eligible} (the eligible pool size)")
         cut, ties = _kth_best(ray, histogram_task, score_refs, k)
+    timings["cut"] = lap()
     parts = _get(ray, [collect_task.remote(r, s, float(cut), ties, verify)
                      for r, s in zip(score_refs, pool.shards)])
     rows = np.concatenate([p["rows"] for p in parts])
@@ -174,6 +183,7 @@ def score_select(train, targets, *, output: str, fraction: float | None = None,
     if threshold is None and rows.size != k:
         raise RuntimeError(f"internal error: merged {rows.size} rows, expected {k}")
 
+    timings["collect"] = lap()
     meta = _manifest(pool, targets, groups, w, measure, skip_nonfinite, fraction, top, threshold,
                      output, listing, summaries, rows.size)
     O.write_atomically(output, O.npy_bytes(ids.astype("<i8")))
@@ -181,7 +191,8 @@ def score_select(train, targets, *, output: str, fraction: float | None = None,
         O.write_atomically(listing, O.listing_csv(ids, scores))
     if manifest:
         O.write_atomically(manifest, O.manifest_json(meta))
-    return Selection(rows, ids, scores, pool.rows, eligible, summaries, meta)
+    timings["write"] = lap()
+    return Selection(rows, ids, scores, pool.rows, eligible, summaries, meta, timings)
 
 
 def _get(ray, refs):
