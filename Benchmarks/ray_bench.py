@@ -104,7 +104,7 @@ def main() -> None:
                 merge.append({"shards": shards, "k": k, "wall_s": wall, **phases})
         record["merge"] = merge
     print(json.dumps(record, indent=2))
-    print(f"\n| workers | wall (s) | rows/s | GB/s of features |\n|---|---|---|---|")
+    print("\n| workers | wall (s) | rows/s | GB/s of features |\n|---|---|---|---|")
     print(f"| winnow score + select (one process) | {record['single_machine_s']:.2f} | "
           f"{record['single_machine_rows_per_s']:,.0f} | {gb / record['single_machine_s']:.2f} |")
     for cpus in (1, 2):

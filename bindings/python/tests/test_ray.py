@@ -19,7 +19,6 @@ import numpy as np
 import pytest
 
 ray = pytest.importorskip("ray")
-import winnow  # noqa: E402
 from winnow import ray as wray  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[3]
