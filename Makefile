@@ -106,3 +106,32 @@ test-experiments: lib ## Smoke tests of the experiments harness (tiny sizes, < 1
 	WINNOW_LIBRARY=$(CURDIR)/$(LIB_DIR)/libwinnow.so $(PYTHON) -m pytest -q experiments/tests
 
 test: test-experiments
+
+# MARK: - Sharded scoring on Ray (issue 8)
+# Ray comes from PyPI at a pinned version, into a virtual environment that
+# sees the system's NumPy and pytest; the tests start a two-CPU local cluster
+# on 127.0.0.1 and shut it down. `test-ray` (part of `make test`) runs the
+# quick tests; `test-ray-full` adds a larger pool with a SIGKILLed worker.
+RAY_VERSION := 2.60.0
+RAY_VENV := .build/ray-venv
+RAY_PYTHON := $(RAY_VENV)/bin/python
+RAY_TEST_ENV = WINNOW_LIBRARY=$(CURDIR)/$(LIB_DIR)/libwinnow.so WINNOW_CLI="$(RELEASE_BIN)/winnow"
+
+.PHONY: ray-venv test-ray test-ray-full bench-ray
+
+ray-venv: deps ## .build/ray-venv with ray==$(RAY_VERSION) (from PyPI, when missing)
+	@[ -x $(RAY_PYTHON) ] || $(PYTHON) -m venv --system-site-packages $(RAY_VENV)
+	@$(RAY_PYTHON) -c 'import ray, sys; sys.exit(ray.__version__ != "$(RAY_VERSION)")' 2>/dev/null || \
+	  $(RAY_VENV)/bin/pip install -q "ray==$(RAY_VERSION)"
+	@$(RAY_PYTHON) -c 'import pytest' 2>/dev/null || $(RAY_VENV)/bin/pip install -q pytest
+
+test-ray: ray-venv lib release ## winnow.ray on a local 2-CPU Ray cluster: byte-identical to winnow score + select (< 1 min)
+	$(RAY_TEST_ENV) $(RAY_PYTHON) -m pytest -q bindings/python/tests/test_ray.py -m "not full"
+
+test-ray-full: ray-venv lib release ## test-ray plus a 60k-row pool with a SIGKILLed worker
+	$(RAY_TEST_ENV) $(RAY_PYTHON) -m pytest -q bindings/python/tests/test_ray.py
+
+bench-ray: ray-venv lib release ## Throughput with 1 and 2 Ray workers, merge cost vs shards and k
+	$(RAY_TEST_ENV) $(RAY_PYTHON) Benchmarks/ray_bench.py
+
+test: test-ray

@@ -476,6 +476,74 @@ static void test_no_features(void) {
   wn_engine_free(e);
 }
 
+/* wn_scorer_*: every argument checked, influence refused, NaN rows named. */
+static void test_scorer_errors(void) {
+  enum { K = 8, M = 3, R = 4 };
+  float t0[M * K], t1[M * K], x0[R * K], x1[R * K], scores[R];
+  for (int i = 0; i < M * K; i++) t0[i] = t1[i] = (float)((i * 7) % 5) - 2.0f;
+  for (int i = 0; i < R * K; i++) x0[i] = x1[i] = (float)((i * 3) % 7) - 3.0f;
+  const float *targets[2] = {t0, t1}, *train[2] = {x0, x1};
+  const float *null_target[2] = {t0, NULL};
+  size_t dims[2] = {K, K}, zero_dims[2] = {K, 0};
+  double weights[2] = {1, 3}, bad_weights[2] = {1, -1};
+  int64_t groups[M] = {5, 5, 2};
+  wn_scorer *s = (wn_scorer *)0x1;
+
+  EXPECT_STATUS(wn_scorer_create(NULL, WN_MEASURE_COSINE, 2, targets, dims, M, NULL, NULL, 0),
+                WN_ERR_NULL_POINTER);
+  EXPECT_STATUS(wn_scorer_create(&s, 7, 2, targets, dims, M, NULL, NULL, 0), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_TRUE(s == NULL);
+  EXPECT_STATUS(wn_scorer_create(&s, WN_MEASURE_INFLUENCE, 2, targets, dims, M, NULL, NULL, 0),
+                WN_ERR_UNSUPPORTED);
+  EXPECT_TRUE(strstr(wn_last_error(), "winnow") || strstr(wn_last_error(), "whole"));
+  EXPECT_STATUS(wn_scorer_create(&s, WN_MEASURE_DOT, 0, targets, dims, M, NULL, NULL, 0),
+                WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_scorer_create(&s, WN_MEASURE_DOT, 2, NULL, dims, M, NULL, NULL, 0),
+                WN_ERR_NULL_POINTER);
+  EXPECT_STATUS(wn_scorer_create(&s, WN_MEASURE_DOT, 2, null_target, dims, M, NULL, NULL, 0),
+                WN_ERR_NULL_POINTER);
+  EXPECT_STATUS(wn_scorer_create(&s, WN_MEASURE_DOT, 2, targets, zero_dims, M, NULL, NULL, 0),
+                WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_scorer_create(&s, WN_MEASURE_DOT, 2, targets, dims, 0, NULL, NULL, 0),
+                WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_scorer_create(&s, WN_MEASURE_DOT, 2, targets, dims, M, bad_weights, NULL, 0),
+                WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_scorer_create(&s, WN_MEASURE_DOT, 2, targets, dims, (size_t)-1, NULL, NULL, 0),
+                WN_ERR_INVALID_ARGUMENT);
+  t1[4] = NAN;
+  EXPECT_STATUS(wn_scorer_create(&s, WN_MEASURE_COSINE, 2, targets, dims, M, NULL, NULL, 0),
+                WN_ERR_NON_FINITE);
+  t1[4] = 1;
+
+  EXPECT_OK(wn_scorer_create(&s, WN_MEASURE_COSINE, 2, targets, dims, M, weights, groups, 0));
+  size_t c = 0, g = 0, skipped = 9;
+  EXPECT_OK(wn_scorer_dims(s, &c, &g));
+  EXPECT_TRUE(c == 2 && g == 2);
+  EXPECT_STATUS(wn_scorer_dims(s, NULL, &g), WN_ERR_NULL_POINTER);
+  EXPECT_STATUS(wn_scorer_score_f32(NULL, train, R, scores, R, NULL), WN_ERR_NULL_POINTER);
+  EXPECT_STATUS(wn_scorer_score_f32(s, NULL, R, scores, R, NULL), WN_ERR_NULL_POINTER);
+  EXPECT_STATUS(wn_scorer_score_f32(s, train, 0, scores, R, NULL), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_scorer_score_f32(s, train, R, scores, R - 1, NULL), WN_ERR_BUFFER_TOO_SMALL);
+  EXPECT_TRUE(strstr(wn_scorer_last_error(s), "out_scores") != NULL);
+  EXPECT_STATUS(wn_scorer_score_f32(s, train, (size_t)-1 / 2, scores, R, NULL), WN_ERR_OUT_OF_MEMORY);
+  EXPECT_OK(wn_scorer_score_f32(s, train, R, scores, R, &skipped));
+  EXPECT_TRUE(skipped == 0);
+  x1[2 * K + 1] = INFINITY;
+  EXPECT_STATUS(wn_scorer_score_f32(s, train, R, scores, R, NULL), WN_ERR_NON_FINITE);
+  EXPECT_TRUE(strstr(wn_scorer_last_error(s), "row 2") != NULL);
+  wn_scorer_free(s);
+
+  EXPECT_OK(wn_scorer_create(&s, WN_MEASURE_DOT, 2, targets, dims, M, NULL, NULL, 1));
+  EXPECT_OK(wn_scorer_score_f32(s, train, R, scores, R, &skipped));
+  EXPECT_TRUE(skipped == 1 && isinf(scores[2]) && scores[2] < 0 && isfinite(scores[1]));
+  x1[2 * K + 1] = 0;
+  wn_scorer_free(s);
+  wn_scorer_free(s); /* a double free is ignored */
+  wn_scorer_free(NULL);
+  EXPECT_STATUS(wn_scorer_dims(s, &c, &g), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_TRUE(strcmp(wn_scorer_last_error(NULL), "") != 0);
+}
+
 int main(void) {
   make_inputs();
   test_statuses();
@@ -485,5 +553,6 @@ int main(void) {
   test_engine_errors();
   test_no_features();
   test_factored_errors();
+  test_scorer_errors();
   return finish("test_errors");
 }

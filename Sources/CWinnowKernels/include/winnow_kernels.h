@@ -31,6 +31,17 @@ void wn_f32_to_f16(const float *in, uint16_t *out, size_t n);
 /// Number of non-finite (NaN or ±Inf) values among `n` floats.
 size_t wn_count_nonfinite(const float *x, size_t n);
 
+/// Row-wise dot products in a fixed order of operations, so a row's results
+/// never depend on which other rows share the call, its position, the
+/// thread count or the CPU: `out[i*ldo + g] = x_i · dirs_g` for `rows` rows
+/// of `x` (`rows × k`, row stride `ldx`) and `groups` directions (`groups × k`,
+/// row-major).
+void wn_row_dots_f32(const float *x, size_t rows, size_t k, size_t ldx,
+                     const float *dirs, size_t groups, float *out, size_t ldo);
+
+/// `x · y` over `k` floats in the same order of operations as `wn_row_dots_f32`.
+float wn_dot_f32(const float *x, const float *y, size_t k);
+
 #ifdef __cplusplus
 }
 #endif

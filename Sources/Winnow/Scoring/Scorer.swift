@@ -11,7 +11,8 @@
 ///
 /// The mean over a group commutes with the (linear) score, so each checkpoint
 /// reduces its targets to one direction per group first; the pass over the
-/// pool is then one `sgemm` per block and checkpoint. Groups may differ in size.
+/// pool is then one pass of row dot products per block and checkpoint. Groups
+/// may differ in size.
 ///
 /// Memory is bounded independently of `N`: train rows are read in blocks sized
 /// from `memoryCap` and released (`FeatureSource.release(rows:)`) after use.

@@ -1,12 +1,13 @@
 import CWinnowKernels
 
 extension ScoringPass {
-  /// The pass over the pool: per block and checkpoint one `sgemm` of the
-  /// block (`b × k`) against the directions (`G × k`), scaled per row and
+  /// The pass over the pool: per block and checkpoint the dot products of the
+  /// block (`b × k`) with the directions (`G × k`), scaled per row and
   /// summed over checkpoints in order, then the max over groups.
   ///
   /// Every row's scores come from the same operations whatever the block
-  /// size, so results agree across memory caps (to BLAS kernel rounding).
+  /// size, so results are bit-identical across memory caps, thread counts
+  /// and pool splits (a shard scored alone scores as it does in the pool).
   /// - Complexity: O(C·N·k·G) time; O(blockRows·(k + G)) scratch.
   func scorePool(directions: [[Float]]) throws -> ScoringResult {
     let (n, groups) = (plan.rowCount, plan.groupCount)
@@ -49,17 +50,17 @@ extension ScoringPass {
     var part = [Float](repeating: 0, count: b * groups)
     var scale = [Float](repeating: 1, count: b)
     try withTrainBlock(c, rows) { block in
-      // Cache-sized slices: each slice's norms and its sgemm read the same
-      // rows while they are in cache, so the pass reads memory once.
+      // Cache-sized slices: each slice's norms and its dot products read the
+      // same rows while they are in cache, so the pass reads memory once.
+      // The dot products are in a fixed order per row (`wn_row_dots_f32`),
+      // so a row scores the same in any block, shard, thread or machine.
       let slice = Self.sliceRows(k: k)
       for s0 in stride(from: 0, to: b, by: slice) {
         let m = min(slice, b - s0)
-        try part.withUnsafeMutableBufferPointer { p in
-          try directions.withUnsafeBufferPointer { d in
+        part.withUnsafeMutableBufferPointer { p in
+          directions.withUnsafeBufferPointer { d in
             guard let p = p.baseAddress, let d = d.baseAddress else { return }
-            try BLAS.sgemm(
-              .none, .transposed, m: m, n: groups, k: k, alpha: 1, a: block + s0 * k, lda: k,
-              b: d, ldb: k, beta: 0, c: p + s0 * groups, ldc: groups)
+            wn_row_dots_f32(block + s0 * k, m, k, k, d, groups, p + s0 * groups, groups)
           }
         }
         for i in s0..<s0 + m {
@@ -103,7 +104,7 @@ extension ScoringPass {
   /// `1/‖x‖` for a length-`k` row, 0 for a zero row (LESS's convention),
   /// NaN when the row is not finite.
   private func inverseNorm(_ x: UnsafePointer<Float>, _ k: Int) throws -> Float {
-    var ss = Double(try BLAS.sdot(n: k, x, x))
+    var ss = Double(wn_dot_f32(x, x, k))
     if ss.isInfinite {  // a finite row whose squares overflow Float
       ss = Double(try BLAS.snrm2(n: k, x))
       ss *= ss

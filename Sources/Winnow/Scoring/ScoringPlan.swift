@@ -123,3 +123,20 @@ struct ScoringPlan {
     return block
   }
 }
+
+extension ScoringPlan {
+  /// The plan of scoring one piece of a pool against prepared targets: one
+  /// block of all `rows` (the caller already bounds the piece's memory).
+  init(pieceOf targets: ScoringTargets, rows: Int, maxDim: Int) {
+    measure = targets.measure
+    damping = 0
+    skipNonFinite = targets.skipNonFinite
+    rowCount = rows
+    targetCount = 0
+    weights = []
+    groupOfTarget = []
+    groupSizes = [Int](repeating: 1, count: targets.groupCount)
+    self.maxDim = maxDim
+    blockRows = rows
+  }
+}

@@ -32,13 +32,14 @@ final class Handle<Value> {
 /// binding bugs (use after free, wrong handle type) into errors, not crashes.
 enum Registry {
   enum Kind: CustomStringConvertible {
-    case projector, engine, factoredProjector
+    case projector, engine, factoredProjector, scorer
 
     var description: String {
       switch self {
       case .projector: "projector"
       case .engine: "engine"
       case .factoredProjector: "factored projector"
+      case .scorer: "scorer"
       }
     }
   }

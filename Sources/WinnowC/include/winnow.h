@@ -826,6 +826,91 @@ int32_t wn_engine_select_step_factors(
     const float *const *target_output_gradients, size_t keep, float step_size,
     int64_t *out_indices, float *out_weights, size_t capacity);
 
+/* ---------------------------------------------------------------------------
+** Scoring a pool piece by piece (DESIGN 2.2): the scores of `winnow score`
+** for any rows, in any order, on any machine.
+**
+** A scorer holds the targets reduced to one direction per target group and
+** checkpoint. For train rows phi_c (one row per checkpoint c):
+**   cosine  S_c = <phi_c/|phi_c|, v/|v|>     dot  S_c = <phi_c, v>
+**   score   = max over groups g of mean_{v in g} sum_c eta_c S_c
+** with eta_c the weights renormalized to sum to 1. A row's score depends
+** only on its own features: scoring a pool's shards separately gives the
+** same bits as `winnow score` on the whole pool (row dot products run in a
+** fixed order of operations, independent of blocks, threads and CPUs).
+** Influence needs the Gram matrix of the whole pool and is not available
+** piecewise (WN_ERR_UNSUPPORTED): use `winnow score --measure influence`.
+**
+** Thread safety of the object: one thread at a time per scorer.
+*/
+typedef struct wn_scorer wn_scorer;
+
+#define WN_MEASURE_COSINE 0    /* LESS's default */
+#define WN_MEASURE_DOT 1       /* raw inner products */
+#define WN_MEASURE_INFLUENCE 2 /* whole-pool only: WN_ERR_UNSUPPORTED here */
+
+/*
+** Creates a scorer from the targets of `checkpoints` checkpoints.
+**   out            receives the handle (NULL on failure).
+**   measure        WN_MEASURE_COSINE or WN_MEASURE_DOT.
+**   checkpoints    C >= 1.
+**   targets        C pointers; targets[c] is target_rows x dims[c] floats,
+**                  row-major (plain projected gradients, finite).
+**   dims           C feature dimensions k_c >= 1.
+**   target_rows    M >= 1 (the same for every checkpoint).
+**   weights        C weights eta_c (finite, >= 0, positive sum), or NULL
+**                  for equal weights; renormalized to sum to 1.
+**   target_groups  M integer subtask labels (any values; groups may differ
+**                  in size), or NULL for a single group.
+**   skip_nonfinite nonzero: train rows holding NaN/inf score -inf (excluded
+**                  from selection) instead of failing the call.
+** Returns WN_OK, WN_ERR_NULL_POINTER (out, targets, a targets[c], dims),
+** WN_ERR_INVALID_ARGUMENT (measure, C or M or a k_c of 0, weights),
+** WN_ERR_UNSUPPORTED (WN_MEASURE_INFLUENCE), WN_ERR_NON_FINITE (a target
+** row), WN_ERR_OUT_OF_MEMORY (sizes overflow).
+** Thread safety: any thread.
+*/
+int32_t wn_scorer_create(wn_scorer **out, int32_t measure, size_t checkpoints,
+                         const float *const *targets, const size_t *dims,
+                         size_t target_rows, const double *weights,
+                         const int64_t *target_groups, int32_t skip_nonfinite);
+
+/*
+** Destroys a scorer. NULL, or a pointer that is not a live scorer, is
+** ignored. Thread safety: not concurrently with any other call on it.
+*/
+void wn_scorer_free(wn_scorer *scorer);
+
+/*
+** The message of the last failed call on `scorer`, "" if none, or a fixed
+** text when `scorer` is NULL or not a live scorer. Valid until the next
+** call on the handle. Thread safety: as for the object.
+*/
+const char *wn_scorer_last_error(const wn_scorer *scorer);
+
+/*
+** Writes the number of checkpoints C and of target groups G.
+** Returns WN_OK or WN_ERR_NULL_POINTER. Thread safety: as for the object.
+*/
+int32_t wn_scorer_dims(const wn_scorer *scorer, size_t *out_checkpoints,
+                       size_t *out_groups);
+
+/*
+** Scores `rows` train rows (rows >= 1).
+**   train        C pointers; train[c] is rows x dims[c] floats, row-major.
+**   out_scores   receives `rows` scores (capacity >= rows); -inf marks a
+**                row skipped for NaN/inf (with skip_nonfinite).
+**   out_skipped  NULL, or receives the number of skipped rows.
+** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_INVALID_ARGUMENT (rows == 0),
+** WN_ERR_BUFFER_TOO_SMALL, WN_ERR_NON_FINITE (a train row holds NaN/inf;
+** the message names it, counted from 0 in this call), WN_ERR_NUMERICAL (a
+** score overflows), WN_ERR_OUT_OF_MEMORY (sizes overflow).
+** Thread safety: as for the object.
+*/
+int32_t wn_scorer_score_f32(wn_scorer *scorer, const float *const *train,
+                            size_t rows, float *out_scores,
+                            size_t out_capacity, size_t *out_skipped);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

@@ -30,13 +30,14 @@ from ._lib import lib as _c
 from .engine import Engine, Plan, StepResult, param_bounds, select_step, select_step_factors
 from .factored import FactoredProjector, ghost_gram, ghost_target_dots
 from .projector import Projector
+from .scorer import Scorer
 from .selection import select_threshold, select_top_fraction, select_top_k
 
 __all__ = [
     "WinnowError", "Engine", "Plan", "StepResult", "Projector", "version", "abi_version",
     "blas_core_name", "blas_threads", "set_blas_threads", "param_bounds", "select_top_k",
     "select_top_fraction", "select_threshold", "select_step", "FactoredProjector",
-    "ghost_gram", "ghost_target_dots", "select_step_factors",
+    "ghost_gram", "ghost_target_dots", "select_step_factors", "Scorer",
 ]
 
 

@@ -76,6 +76,13 @@ SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "wn_select_step_factors": (
         _i32, [_ptr, _size, c_size_p, _size, _size, c_uint64_p, c_float_pp, c_float_pp, _size,
                c_float_pp, c_float_pp, _size, _f32, c_int64_p, c_float_p, _size]),
+    # piecewise scoring (cosine, dot)
+    "wn_scorer_create": (
+        _i32, [c_void_pp, _i32, _size, c_float_pp, c_size_p, _size, c_double_p, c_int64_p, _i32]),
+    "wn_scorer_free": (None, [_ptr]),
+    "wn_scorer_last_error": (_str, [_ptr]),
+    "wn_scorer_dims": (_i32, [_ptr, c_size_p, c_size_p]),
+    "wn_scorer_score_f32": (_i32, [_ptr, c_float_pp, _size, c_float_p, _size, c_size_p]),
     # selection
     "wn_select_top_k": (_i32, [c_float_p, _size, _size, c_int64_p, _size, c_size_p]),
     "wn_select_top_fraction": (_i32, [c_float_p, _size, _f64, c_int64_p, _size, c_size_p]),
