@@ -142,7 +142,10 @@ def run_seed(seed, size, data, device, timings):
         t = time.perf_counter()
         plans.update(feed_checkpoint(fx, engines, epoch, optimizer, size["lr"], (xp, mp),
                                      (xv, mv), size))
-        timings.setdefault("checkpoint_features_s", []).append(time.perf_counter() - t)
+        seconds = time.perf_counter() - t
+        timings.setdefault("checkpoint_features_s", []).append(seconds)
+        log(f"  seed {seed} checkpoint {epoch}: features of {n} pool + {xv.shape[0]} target "
+            f"texts into 2 engines in {seconds:.0f} s")
 
     sampler.set_plan(ids=warm_ids)
     loader = plan_loader(dataset, sampler, batch_size=size["batch"])
