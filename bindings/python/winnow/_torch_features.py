@@ -132,6 +132,8 @@ class FactoredFeatures:
         #: ``sum(k_out * k_in)``: the engine's ``feature_dim``.
         self.feature_dim = self.projector.feature_dim
         self._calls: list[list] = []
+        self._seed, self._kind = seed, kind
+        self._single: list[FactoredProjector | None] = [None] * len(self.modules)
 
     # MARK: - Capture
 
@@ -256,23 +258,31 @@ class FactoredFeatures:
         ``d_in`` includes the bias column when it is included).
 
         Each ``G_s`` goes in as factors ``A = G_s`` and ``D = I`` (``d_out``
-        rows: ``D^T A = G_s``), padded with zero rows to the largest
-        ``d_out``, so the projection is the library's, not a copy of it.
+        rows: ``D^T A = G_s``), one layer at a time through a one-layer
+        projector with the same seed and id (hence the same matrices), so
+        the projection is the library's, not a copy of it.
         """
         gradients = [torch.as_tensor(g).detach().float().cpu() for g in gradients]
         samples = gradients[0].shape[0]
-        rows = max(d_out for _, d_out in self.dims)
-        factors = []
-        for g, (d_in, d_out) in zip(gradients, self.dims):
+        out = np.empty((samples, self.feature_dim), np.float32)
+        for l, (g, (d_in, d_out)) in enumerate(zip(gradients, self.dims)):
             if tuple(g.shape) != (samples, d_out, d_in):
                 raise ValueError(f"gradient of shape {tuple(g.shape)}; expected "
                                  f"{(samples, d_out, d_in)}")
-            a = torch.zeros(samples, rows, d_in)
-            a[:, :d_out] = g
-            d = torch.zeros(samples, rows, d_out)
-            d[:, :d_out] = torch.eye(d_out)
-            factors.append((_numpy(a.reshape(-1, d_in)), _numpy(d.reshape(-1, d_out))))
-        return self.projector.project(np.full(samples, rows, np.int64), factors)
+            identity = torch.eye(d_out).repeat(samples, 1)
+            columns = slice(self.projector.offsets[l],
+                            self.projector.offsets[l] + self._layer_projector(l).feature_dim)
+            out[:, columns] = self._layer_projector(l).project(
+                np.full(samples, d_out, np.int64),
+                [(_numpy(g.reshape(-1, d_in)), _numpy(identity))])
+        return out
+
+    def _layer_projector(self, l: int) -> FactoredProjector:
+        """Layer ``l`` alone, with the matrices of ``self.projector``."""
+        if self._single[l] is None:
+            self._single[l] = FactoredProjector([self.projector.layers[l]], seed=self._seed,
+                                                kind=self._kind)
+        return self._single[l]
 
     def adam_features(self, capture: Capture, optimizer, beta1: float = 0.9,
                       beta2: float = 0.999, eps: float = 1e-8) -> np.ndarray:
