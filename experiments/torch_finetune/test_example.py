@@ -25,5 +25,5 @@ def test_smoke_run_writes_both_strategies_and_the_extraction_rates(tmp_path):
     assert strategies == {"random", "less", "less-adam"}
     assert all(0 < r["value"] < 12 for r in result["records"] if r["metric"] == "bpb")
     rates = result["throughput"]["samples_per_second"]
-    assert len(rates) == 5 and all(v > 0 for v in rates.values())
+    assert len(rates) == 6 and all(v > 0 for v in rates.values())
     assert "| less |" in (tmp_path / "table.md").read_text()
