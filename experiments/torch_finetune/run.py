@@ -296,7 +296,9 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", type=int, help="seeds (default 3; 1 with --smoke)")
     p.add_argument("--target", default="cs", help="target domain (default cs, Czech)")
     p.add_argument("--out", help="results folder")
-    p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch CPU threads (default 1: on a shared 2-core machine, 2 threads "
+                        "spinning against another job ran checkpoints 14x slower here)")
     p.add_argument("--cpu", action="store_true", help="stay on the CPU even with CUDA")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
@@ -330,7 +332,7 @@ def main(argv=None) -> int:
                 steps=size["steps"], batch=size["batch"], device=device,
                 torch=torch.__version__, threads=a.threads, seconds=seconds,
                 winnow=winnow.version(), blas_core=winnow.blas_core_name(),
-                size="smoke" if a.smoke else "full",
+                size="smoke" if a.smoke else "full", load_average_at_end=os.getloadavg(),
                 command="make torch-example" if not a.smoke else "run.py --smoke")
     result = dict(meta=meta, settings=size, records=records, summary=rows,
                   throughput=timings["throughput"],
