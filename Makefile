@@ -135,3 +135,30 @@ bench-ray: ray-venv lib release ## Throughput with 1 and 2 Ray workers, merge co
 	$(RAY_TEST_ENV) $(RAY_PYTHON) Benchmarks/ray_bench.py
 
 test: test-ray
+
+# MARK: - PyTorch integration (issue 9)
+# torch comes from PyPI at a pinned version into .venv-torch (the CUDA wheels,
+# ~5 GB, ~1.5-3 min here; they run on CPU). The venv sees the system's
+# site-packages (NumPy, pytest), and installs them itself when they are missing.
+TORCH_VERSION := 2.15.0
+TORCH_VENV := .venv-torch
+TORCH_PYTHON := $(TORCH_VENV)/bin/python
+
+.PHONY: torch-venv test-torch torch-example
+
+torch-venv: deps ## .venv-torch with torch==$(TORCH_VERSION) from PyPI (created when missing)
+	@[ -x $(TORCH_PYTHON) ] || $(PYTHON) -m venv --system-site-packages $(TORCH_VENV)
+	@$(TORCH_PYTHON) -c 'import torch, sys; sys.exit(torch.__version__.split("+")[0] != "$(TORCH_VERSION)")' \
+	  2>/dev/null || $(TORCH_VENV)/bin/pip install -q torch==$(TORCH_VERSION)
+	@$(TORCH_PYTHON) -c 'import numpy, pytest' 2>/dev/null || $(TORCH_VENV)/bin/pip install -q numpy pytest
+
+test-torch: torch-venv lib ## winnow.torch tests (hooks vs torch.func, sampler, example smoke) in .venv-torch
+	WINNOW_LIBRARY=$(CURDIR)/$(LIB_DIR)/libwinnow.so OPENBLAS_NUM_THREADS=1 \
+	  $(TORCH_PYTHON) -m pytest -q bindings/python/tests/test_torch_features.py \
+	  bindings/python/tests/test_torch_sampler.py experiments/torch_finetune/test_example.py
+
+torch-example: torch-venv lib ## The PyTorch fine-tuning example (LESS vs random, < 15 min on CPU): experiments/torch_finetune/results
+	WINNOW_LIBRARY=$(CURDIR)/$(LIB_DIR)/libwinnow.so OPENBLAS_NUM_THREADS=1 \
+	  $(TORCH_PYTHON) experiments/torch_finetune/run.py
+
+test: test-torch
