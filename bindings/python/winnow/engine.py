@@ -9,6 +9,7 @@ import numpy as np
 
 from . import _arrays as A
 from ._errors import check
+from ._handle import LibraryObject
 from ._lib import lib
 from .factored import FactoredProjector
 from .projector import Projector
@@ -141,7 +142,7 @@ def select_step_factors(projector: FactoredProjector, token_counts, factors, tar
                          target, keep, step_size, check_projector)
 
 
-class Engine:
+class Engine(LibraryObject):
     """Per-epoch data selection over a fixed candidate pool.
 
     Each epoch: ``begin_epoch``; ``add_target`` (every task) before
@@ -158,6 +159,8 @@ class Engine:
         **params: initial parameters, as for ``set_param``.
     """
 
+    _kind = "engine"
+
     def __init__(self, ids, domains=None, *, feature_dim: int, task_count: int = 1,
                  domain_count: int = 0, **params):
         i = A.contiguous(ids, np.int64, "ids", ndim=1)
@@ -172,9 +175,6 @@ class Engine:
         self.feature_dim = feature_dim
         for name, value in params.items():
             self.set_param(name, value)
-
-    def _check(self, status: int) -> None:
-        check(status, lambda: lib.wn_engine_last_error(self._handle))
 
     def set_param(self, name: str, value) -> None:
         """Sets a parameter by name (``"select_fraction"``, ``"policy"``, ...).
@@ -341,16 +341,3 @@ class Engine:
         return _step(lib.wn_engine_select_step, self._handle, features, target, keep,
                      step_size, self._check)
 
-    def close(self) -> None:
-        """Frees the library object now (also done when garbage collected)."""
-        if getattr(self, "_handle", None):
-            lib.wn_engine_free(self._handle)
-            self._handle = None
-
-    __del__ = close
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()

@@ -20,6 +20,7 @@ import numpy as np
 
 from . import _arrays as A
 from ._errors import check, shape_error
+from ._handle import LibraryObject
 from ._lib import lib
 
 KINDS = {"rademacher": 0, "gaussian": 1}
@@ -102,7 +103,7 @@ class _Batch:
                 self.ids_pointer(), self.inputs, self.outputs)
 
 
-class FactoredProjector:
+class FactoredProjector(LibraryObject):
     """Projects linear-layer weight gradients from their factors (LoGra).
 
     For each layer the features of a sample are ``(D P_out).T @ (A P_in)``
@@ -121,6 +122,8 @@ class FactoredProjector:
         seed: the user seed.
         kind: ``"rademacher"`` (default) or ``"gaussian"``.
     """
+
+    _kind = "factored_projector"
 
     def __init__(self, layers, seed: int = 0, kind: str = "rademacher"):
         if kind not in KINDS:
@@ -147,9 +150,6 @@ class FactoredProjector:
         self.feature_dim = dim.value
         #: Each layer's first feature column.
         self.offsets = offsets.astype(np.int64)
-
-    def _check(self, status: int) -> None:
-        check(status, lambda: lib.wn_factored_projector_last_error(self._handle))
 
     def _batch(self, token_counts, factors, allow_half=False, name="factors") -> _Batch:
         def dims_of(position, layer_id):
@@ -181,19 +181,6 @@ class FactoredProjector:
         self._check(function(self._handle, *b.args(), A.f32(out), out.size))
         return out
 
-    def close(self) -> None:
-        """Frees the library object now (also done when garbage collected)."""
-        if getattr(self, "_handle", None):
-            lib.wn_factored_projector_free(self._handle)
-            self._handle = None
-
-    __del__ = close
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 def _path(path: str) -> int:

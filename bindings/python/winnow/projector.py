@@ -8,12 +8,13 @@ import numpy as np
 
 from . import _arrays as A
 from ._errors import check
+from ._handle import LibraryObject
 from ._lib import lib
 
 KINDS = {"rademacher": 0, "gaussian": 1}
 
 
-class Projector:
+class Projector(LibraryObject):
     """Projects ``D``-dimensional gradients to ``k`` features.
 
     The matrix is keyed by ``(kind, seed)`` and by position, so results do
@@ -28,6 +29,8 @@ class Projector:
         memory_budget: bytes the matrix may occupy (0: the library default, 1 GiB).
     """
 
+    _kind = "projector"
+
     def __init__(self, input_dim: int, output_dim: int, kind: str = "rademacher",
                  seed: int = 0, memory_budget: int = 0):
         if kind not in KINDS:
@@ -37,9 +40,6 @@ class Projector:
                                       output_dim, memory_budget))
         self._handle = handle
         self.input_dim, self.output_dim = input_dim, output_dim
-
-    def _check(self, status: int) -> None:
-        check(status, lambda: lib.wn_projector_last_error(self._handle))
 
     def project(self, x, offset: int = 0, out=None, accumulate: bool = False) -> np.ndarray:
         """Projects ``rows x length`` gradients into ``rows x k`` features.
@@ -73,16 +73,3 @@ class Projector:
                 int(accumulate)))
         return out
 
-    def close(self) -> None:
-        """Frees the library object now (also done when garbage collected)."""
-        if getattr(self, "_handle", None):
-            lib.wn_projector_free(self._handle)
-            self._handle = None
-
-    __del__ = close
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()

@@ -21,12 +21,13 @@ import numpy as np
 
 from . import _arrays as A
 from ._errors import check, shape_error
+from ._handle import LibraryObject
 from ._lib import lib
 
 MEASURES = {"cosine": 0, "dot": 1, "influence": 2}
 
 
-class Scorer:
+class Scorer(LibraryObject):
     """LESS scores of train rows against fixed targets (cosine or dot).
 
     ``score(i) = max over groups g of mean_{v in g} sum_c eta_c S_c(i, v)``
@@ -44,11 +45,12 @@ class Scorer:
             selected) instead of raising.
     """
 
+    _kind = "scorer"
+
     def __init__(self, targets, weights=None, groups=None, measure: str = "cosine",
                  skip_nonfinite: bool = False):
         if measure not in MEASURES:
             raise ValueError(f"measure must be one of {sorted(MEASURES)}, got {measure!r}")
-        self._handle = None
         arrays = [A.contiguous(t, np.float32, f"targets[{c}]", ndim=2)
                   for c, t in enumerate(targets)]
         if not arrays:
@@ -83,9 +85,6 @@ class Scorer:
         #: Rows skipped (scored -inf) by the last ``score`` call.
         self.last_skipped = 0
 
-    def _check(self, status: int) -> None:
-        check(status, lambda: lib.wn_scorer_last_error(self._handle))
-
     def score(self, train, out=None) -> np.ndarray:
         """Scores ``rows`` train rows: one ``rows x k_c`` array per checkpoint.
 
@@ -113,16 +112,3 @@ class Scorer:
         self.last_skipped = int(skipped.value)
         return out[:rows]
 
-    def close(self) -> None:
-        """Frees the library object now (also done when garbage collected)."""
-        if getattr(self, "_handle", None):
-            lib.wn_scorer_free(self._handle)
-            self._handle = None
-
-    __del__ = close
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
