@@ -21,6 +21,42 @@ private func ghostLayers(
   }
 }
 
+/// The arguments both ghost calls share, checked: layers, path, token
+/// counts and the batch's float32 factors.
+private struct GhostBatch {
+  let specs: [LinearLayerSpec]
+  let dots: GhostDotProducts
+  let path: GhostPath?
+  let counts: [Int]
+  let factors: [LayerFactors]
+
+  init(
+    _ layerCount: Int, _ inputDims: UnsafePointer<Int>?, _ outputDims: UnsafePointer<Int>?,
+    _ sampleCount: Int, _ tokenCounts: UnsafePointer<Int>?, _ totalTokens: Int,
+    _ inputs: UnsafePointer<UnsafePointer<Float>?>?,
+    _ outputGradients: UnsafePointer<UnsafePointer<Float>?>?, _ path: Int32
+  ) throws {
+    specs = try ghostLayers(layerCount, inputDims, outputDims)
+    dots = try GhostDotProducts(layers: specs)
+    self.path = try FactorArguments.path(path)
+    counts = try FactorArguments.tokenCounts(sampleCount, tokenCounts, total: totalTokens)
+    factors = try FactorArguments.factors(
+      specs, rows: totalTokens, inputs: inputs, outputGradients: outputGradients,
+      FactorBuffer.float32)
+  }
+}
+
+extension ExactDotProducts {
+  /// Copies the values into the caller's buffer and reports each layer's path.
+  fileprivate func write(to out: UnsafeMutablePointer<Float>, paths: UnsafeMutablePointer<Int32>?) {
+    values.storage.withUnsafeBufferPointer {
+      guard let base = $0.baseAddress else { return }
+      out.update(from: base, count: $0.count)
+    }
+    FactorArguments.report(self.paths, to: paths)
+  }
+}
+
 @c @implementation
 public func wn_ghost_gram_f32(
   _ layerCount: Int, _ inputDims: UnsafePointer<Int>?, _ outputDims: UnsafePointer<Int>?,
@@ -31,21 +67,13 @@ public func wn_ghost_gram_f32(
   _ outPaths: UnsafeMutablePointer<Int32>?
 ) -> Int32 {
   status {
-    let specs = try ghostLayers(layerCount, inputDims, outputDims)
-    let dots = try GhostDotProducts(layers: specs)
-    let path = try FactorArguments.path(path)
-    let counts = try FactorArguments.tokenCounts(sampleCount, tokenCounts, total: totalTokens)
-    let factors = try FactorArguments.factors(
-      specs, rows: totalTokens, inputs: inputs, outputGradients: outputGradients,
-      FactorBuffer.float32)
+    let b = try GhostBatch(
+      layerCount, inputDims, outputDims, sampleCount, tokenCounts, totalTokens, inputs,
+      outputGradients, path)
     let out = try Check.present(out, "out")
-    try Check.capacity(outCapacity, try Check.product(counts.count, counts.count, "out"), "out")
-    let result = try dots.gram(tokenCounts: counts, layers: factors, forcing: path)
-    result.values.storage.withUnsafeBufferPointer {
-      guard let base = $0.baseAddress else { return }
-      out.update(from: base, count: $0.count)
-    }
-    FactorArguments.report(result.paths, to: outPaths)
+    try Check.capacity(outCapacity, try Check.product(b.counts.count, b.counts.count, "out"), "out")
+    let result = try b.dots.gram(tokenCounts: b.counts, layers: b.factors, forcing: b.path)
+    result.write(to: out, paths: outPaths)
   }
 }
 
@@ -62,25 +90,20 @@ public func wn_ghost_target_dots_f32(
   _ outPaths: UnsafeMutablePointer<Int32>?
 ) -> Int32 {
   status {
-    let specs = try ghostLayers(layerCount, inputDims, outputDims)
-    let dots = try GhostDotProducts(layers: specs)
-    let path = try FactorArguments.path(path)
-    let counts = try FactorArguments.tokenCounts(sampleCount, tokenCounts, total: totalTokens)
-    let factors = try FactorArguments.factors(
-      specs, rows: totalTokens, inputs: inputs, outputGradients: outputGradients,
-      FactorBuffer.float32)
-    let targets = try specs.enumerated().map { l, spec in
+    let b = try GhostBatch(
+      layerCount, inputDims, outputDims, sampleCount, tokenCounts, totalTokens, inputs,
+      outputGradients, path)
+    let targets = try b.specs.enumerated().map { l, spec in
       LayerTarget(
         layerID: spec.id,
         gradient: try target(
           l, spec, targetTokenCounts, targetInputs, targetOutputGradients, targetGradients))
     }
     let out = try Check.present(out, "out")
-    try Check.capacity(outCapacity, counts.count, "out")
-    let result = try dots.dotProducts(
-      tokenCounts: counts, layers: factors, targets: targets, forcing: path)
-    for (i, v) in result.values.storage.enumerated() { out[i] = v }
-    FactorArguments.report(result.paths, to: outPaths)
+    try Check.capacity(outCapacity, b.counts.count, "out")
+    let result = try b.dots.dotProducts(
+      tokenCounts: b.counts, layers: b.factors, targets: targets, forcing: b.path)
+    result.write(to: out, paths: outPaths)
   }
 }
 
