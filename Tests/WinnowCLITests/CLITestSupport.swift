@@ -19,11 +19,22 @@ enum CLI {
     return Bundle.main.bundleURL.appendingPathComponent("winnow")
   }
 
-  static func run(_ arguments: [String], environment: [String: String]? = nil) throws -> CLIRun {
+  /// Runs `winnow` with `arguments`.
+  static func run(_ arguments: [String]) throws -> CLIRun {
+    try spawn(executable.path, arguments)
+  }
+
+  /// Runs any program with `environment` added to this process's, in
+  /// `directory` when given, and captures its status and output.
+  static func spawn(
+    _ executable: String, _ arguments: [String], environment: [String: String] = [:],
+    directory: URL? = nil
+  ) throws -> CLIRun {
     let process = Process()
-    process.executableURL = executable
+    process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
-    if let environment { process.environment = environment }
+    if let directory { process.currentDirectoryURL = directory }
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
     process.standardError = err

@@ -24,7 +24,7 @@ def rademacher(seed, d, k):
 
 @Suite struct ProjectCommandTests {
   @Test func projectionMatchesAnIndependentNumPyReference() throws {
-    let dir = try TemporaryFolder()
+    let dir = try Workspace()
     let (g, f) = (dir.path("g.npy"), dir.path("f.npy"))
     try Python.run("import numpy as np, sys; np.save(sys.argv[1], np.random.default_rng(1).standard_normal((37, 700)).astype('<f4'))", [g])
     let run = try CLI.run(["project", "--input", g, "--output", f, "--dim", "100", "--seed", "42",
@@ -41,7 +41,7 @@ assert err < 1e-5, err
   }
 
   @Test func columnPiecesProjectLikeTheWholeAndHalfInputIsAccepted() throws {
-    let dir = try TemporaryFolder()
+    let dir = try Workspace()
     try Python.run(#"""
 import numpy as np, sys
 g = np.random.default_rng(2).standard_normal((20, 300)).astype('<f2')
@@ -64,7 +64,7 @@ assert np.abs(w - p.astype(np.float32)).max() <= 2e-3 * np.abs(w).max()
 
   /// The input (64 MiB) is 4× the budget; peak memory stays near the budget.
   @Test func aFileLargerThanTheBudgetStreamsWithBoundedMemory() throws {
-    let dir = try TemporaryFolder()
+    let dir = try Workspace()
     let (g, f) = (dir.path("g.npy"), dir.path("f.npy"))
     try Python.run("import numpy as np, sys; np.save(sys.argv[1], np.ones((1024, 16384), '<f4'))", [g])
     let budget = 16 << 20
@@ -79,7 +79,7 @@ assert np.abs(w - p.astype(np.float32)).max() <= 2e-3 * np.abs(w).max()
   }
 
   @Test func badArgumentsFailWithClearMessages() throws {
-    let dir = try TemporaryFolder()
+    let dir = try Workspace()
     let g = dir.path("g.npy")
     try Python.run("import numpy as np, sys; np.save(sys.argv[1], np.ones((4, 8), '<f4')); np.save(sys.argv[2], np.ones((5, 8), '<f4'))",
                    [g, dir.path("h.npy")])
@@ -110,7 +110,7 @@ func peakBytes(_ stderr: String) -> Int? {
 
 @Suite struct ProjectIntoStoreTests {
   @Test func adamFeaturesIntoAStoreMatchNumPyAndResumeWithoutDuplication() throws {
-    let dir = try TemporaryFolder()
+    let dir = try Workspace()
     try Python.run(#"""
 import numpy as np, sys
 r = np.random.default_rng(5)

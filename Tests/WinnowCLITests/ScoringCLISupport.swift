@@ -27,22 +27,9 @@ final class Workspace {
   }
 
   func spawn(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> CLIRun {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    process.currentDirectoryURL = url
-    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let o = out.fileHandleForReading.readDataToEndOfFile()
-    let e = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return CLIRun(
-      status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
-      stderr: String(decoding: e, as: UTF8.self))
+    try CLI.spawn(executable, arguments, environment: environment, directory: url)
   }
+
 }
 
 struct CLIError: Error { var message: String }
