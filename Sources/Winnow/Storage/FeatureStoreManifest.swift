@@ -27,10 +27,14 @@ public struct FeatureStoreMetadata: Codable, Hashable, Sendable {
   public var checkpoint: String
   /// The checkpoint's weight `η_c` (LESS: the epoch's mean learning rate).
   public var weight: Double
+  /// For imported features: the source tool and its projection (nil for
+  /// features Winnow projected, and in stores made before imports).
+  public var source: FeatureStoreSource?
 
   public init(
     projector: String, seed: UInt64, k: Int, inputDim: Int, dtype: NPYDType = .float32,
-    normalization: String = "none", checkpoint: String = "", weight: Double = 1
+    normalization: String = "none", checkpoint: String = "", weight: Double = 1,
+    source: FeatureStoreSource? = nil
   ) {
     self.projector = projector
     self.seed = seed
@@ -40,6 +44,7 @@ public struct FeatureStoreMetadata: Codable, Hashable, Sendable {
     self.normalization = normalization
     self.checkpoint = checkpoint
     self.weight = weight
+    self.source = source
   }
 
   /// The features' dtype, if it is one a store can hold.

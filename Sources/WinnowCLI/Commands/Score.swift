@@ -18,8 +18,10 @@ struct Score: ParsableCommand {
       and may differ in size. The output is <f4 of shape (N,); rows skipped with \
       --skip-nonfinite score -inf, which `winnow select` never selects.
 
-      A --train may be a feature store directory (see `winnow store import`); its shard \
-      checksums are verified first unless --no-verify. Train rows are streamed in blocks \
+      A --train or --target may be a feature store directory (see `winnow store import`); its \
+      shard checksums are verified first unless --no-verify. When both record their projection \
+      (tool, kind, seed, k, model id) and these differ, scoring is refused unless \
+      --allow-mixed-projections. Train rows are streamed in blocks \
       sized from --memory-cap, so pools larger than memory score in bounded memory.
       """
   )
@@ -27,7 +29,7 @@ struct Score: ParsableCommand {
   @Option(name: .long, help: "Train features, N × k, <f4/<f2 .npy or a store directory (one per checkpoint).")
   var train: [String] = []
 
-  @Option(name: .long, help: "Target features, M × k, <f4/<f2 .npy (one per checkpoint).")
+  @Option(name: .long, help: "Target features, M × k, <f4/<f2 .npy or a store directory (one per checkpoint).")
   var target: [String] = []
 
   @Option(name: .customLong("checkpoint-weight"), help: "Weight η_c of each checkpoint (default: equal).")
@@ -51,6 +53,9 @@ struct Score: ParsableCommand {
   @Flag(name: .customLong("no-verify"), help: "Do not verify store shard checksums.")
   var noVerify = false
 
+  @Flag(name: .customLong("allow-mixed-projections"), help: "Score stores of different recorded projections anyway.")
+  var allowMixedProjections = false
+
   @Option(name: .long, help: "Output scores, <f4 .npy of shape (N,).")
   var output: String
 
@@ -72,10 +77,12 @@ struct Score: ParsableCommand {
     let started = Date()
     var checkpoints = [ScoringCheckpoint]()
     for (c, path) in train.enumerated() {
+      let pool = try openTrain(path), targets = try openTarget(target[c])
+      if !allowMixedProjections {
+        try checkProjections(train: pool, target: targets, trainPath: path, targetPath: target[c])
+      }
       checkpoints.append(
-        ScoringCheckpoint(
-          train: try openTrain(path), target: try openFeatures(target[c], role: "target features"),
-          weight: checkpointWeight.isEmpty ? 1 : checkpointWeight[c]))
+        ScoringCheckpoint(train: pool, target: targets, weight: checkpointWeight.isEmpty ? 1 : checkpointWeight[c]))
     }
     let groups = try targetGroups.map { try NPYArray(contentsOf: URL(fileURLWithPath: $0)).readInt64().map(Int.init) }
     let scorer = Scorer(
@@ -98,6 +105,12 @@ struct Score: ParsableCommand {
     let url = URL(fileURLWithPath: path)
     if FeatureStore.isStore(url) { return try FeatureStore(directory: url, verifyChecksums: !noVerify) }
     return try openFeatures(path, role: "train features")
+  }
+
+  private func openTarget(_ path: String) throws -> any FeatureSource {
+    let url = URL(fileURLWithPath: path)
+    if FeatureStore.isStore(url) { return try FeatureStore(directory: url, verifyChecksums: !noVerify) }
+    return try openFeatures(path, role: "target features")
   }
 }
 

@@ -21,11 +21,23 @@ struct StoreImport: ParsableCommand {
       Rerunning the same command after an interruption resumes after the last complete \
       shard and yields the same store as an uninterrupted run. The store's metadata \
       (projector "imported", k, dtype, checkpoint, weight) must match an existing store.
+
+      --from trak|bergson|raw reads another tool's features (TRAK's trak_results/, a Bergson \
+      index, a headerless matrix such as the tensor in a LESS .pt file) and records the \
+      source and its projection in the manifest; `winnow score` then refuses targets of \
+      another projection. Such an import is staged in <store>.importing and renamed to \
+      --store when complete; rerunning it resumes there.
       """
   )
 
-  @Option(name: .long, help: "Features, N × k, <f4 or <f2 .npy.")
+  @Option(name: .long, help: "Features, N × k, <f4 or <f2 .npy; with --from, the other tool's file or folder.")
   var input: String
+
+  @Option(name: .long, help: "Source format: npy, trak, bergson or raw (see Coming from LESS / TRAK / Bergson).")
+  var from: ImportFormat = .npy
+
+  @OptionGroup(title: "Other tools' formats")
+  var tool: ToolImportOptions
 
   @Option(name: .long, help: "The store directory (created if missing).")
   var store: String
@@ -54,6 +66,7 @@ struct StoreImport: ParsableCommand {
   }
 
   func run() throws {
+    if from != .npy { return try runToolImport() }
     let features = try openFeatures(input, role: "input features")
     let idValues = try ids.map { try NPYArray(contentsOf: URL(fileURLWithPath: $0)).readInt64() }
     if let idValues, idValues.count != features.rowCount {

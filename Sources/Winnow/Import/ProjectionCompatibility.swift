@@ -1,0 +1,57 @@
+/// Which projection produced a set of features: enough to tell whether two
+/// sets may be compared (their dot products mean something only when both
+/// went through the same random map).
+public struct ProjectionIdentity: Hashable, Sendable, CustomStringConvertible {
+  public var tool: String
+  public var projector: String
+  public var seed: UInt64?
+  public var k: Int
+  public var modelID: String
+
+  /// The identity recorded in a store's metadata, or nil when it is unknown
+  /// (features imported from a bare `.npy` without a declared source).
+  public init?(_ metadata: FeatureStoreMetadata) {
+    if let source = metadata.source {
+      self.init(tool: source.tool, projector: source.projector, seed: source.seed, k: source.k, modelID: source.modelID)
+    } else if metadata.projector == "imported" {
+      return nil
+    } else {
+      self.init(tool: "winnow", projector: metadata.projector, seed: metadata.seed, k: metadata.k, modelID: "")
+    }
+  }
+
+  public init(tool: String, projector: String, seed: UInt64?, k: Int, modelID: String) {
+    self.tool = tool
+    self.projector = projector
+    self.seed = seed
+    self.k = k
+    self.modelID = modelID
+  }
+
+  public var description: String {
+    var parts = ["\(tool) \(projector)", "seed \(seed.map(String.init) ?? "unrecorded")", "k \(k)"]
+    if !modelID.isEmpty { parts.append("model \(modelID)") }
+    return parts.joined(separator: ", ")
+  }
+
+  /// Checks that `train` and `target` features may be scored against each
+  /// other: both identities known and equal, or either unknown.
+  ///
+  /// - Throws: `.invalidArgument` naming both inputs, their projections and
+  ///   how to make compatible targets.
+  public static func check(
+    train: ProjectionIdentity?, trainLabel: String, target: ProjectionIdentity?, targetLabel: String
+  ) throws {
+    guard let train, let target, train != target else { return }
+    let remedy =
+      train.tool == "winnow"
+      ? "project the target gradients with `winnow project` using the pool's projector, seed and k"
+      : "make the targets with \(train.tool) itself, with the same projector, seed and model id as the pool, "
+        + "and import them too (`winnow store import --from \(train.tool) ...`), "
+        + "or project both pool and targets with `winnow project`"
+    throw WinnowError.invalid(
+      "\(trainLabel) holds features projected by \(train); \(targetLabel) by \(target). "
+        + "Scores between two different projections are meaningless: \(remedy). "
+        + "--allow-mixed-projections scores them anyway.")
+  }
+}
