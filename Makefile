@@ -162,3 +162,19 @@ torch-example: torch-venv lib ## The PyTorch fine-tuning example (LESS vs random
 	  $(TORCH_PYTHON) experiments/torch_finetune/run.py
 
 test: test-torch
+
+# MARK: - Importers (issue 17)
+# TRAK and Bergson imports are tested natively in test-swift (ImportCommandTests);
+# LESS's .pt files need torch, so their import/score/export test runs here, in
+# .venv-torch, against the release CLI and libwinnow.so.
+IMPORT_TEST_ENV = WINNOW_LIBRARY=$(CURDIR)/$(LIB_DIR)/libwinnow.so WINNOW_CLI="$(RELEASE_BIN)/winnow"
+
+.PHONY: test-importers bench-import
+
+test-importers: torch-venv lib release ## LESS import (torch.save files) → winnow score vs NumPy LESS formula → sorted.csv / top_p export
+	$(IMPORT_TEST_ENV) OPENBLAS_NUM_THREADS=1 $(TORCH_PYTHON) -m pytest -q bindings/python/tests/test_less_import.py
+
+bench-import: release ## Import throughput (TRAK fp16, Bergson fp16, raw fp32) in GB/s vs the read bandwidth measured beside it
+	$(PYTHON) Benchmarks/import_bench.py --winnow "$(RELEASE_BIN)/winnow"
+
+test: test-importers

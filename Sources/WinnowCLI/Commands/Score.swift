@@ -32,7 +32,7 @@ struct Score: ParsableCommand {
   @Option(name: .long, help: "Target features, M × k, <f4/<f2 .npy or a store directory (one per checkpoint).")
   var target: [String] = []
 
-  @Option(name: .customLong("checkpoint-weight"), help: "Weight η_c of each checkpoint (default: equal).")
+  @Option(name: .customLong("checkpoint-weight"), help: "Weight η_c of each checkpoint (default: a store's recorded weight, else equal).")
   var checkpointWeight: [Double] = []
 
   @Option(name: .customLong("target-groups"), help: "Integer subtask label per target row, .npy (M,).")
@@ -82,7 +82,9 @@ struct Score: ParsableCommand {
         try checkProjections(train: pool, target: targets, trainPath: path, targetPath: target[c])
       }
       checkpoints.append(
-        ScoringCheckpoint(train: pool, target: targets, weight: checkpointWeight.isEmpty ? 1 : checkpointWeight[c]))
+        ScoringCheckpoint(
+          train: pool, target: targets,
+          weight: checkpointWeight.isEmpty ? ((pool as? FeatureStore)?.metadata.weight ?? 1) : checkpointWeight[c]))
     }
     let groups = try targetGroups.map { try NPYArray(contentsOf: URL(fileURLWithPath: $0)).readInt64().map(Int.init) }
     let scorer = Scorer(
