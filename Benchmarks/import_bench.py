@@ -5,7 +5,8 @@ For each source format (TRAK's fp16 `grads.mmap`, a Bergson fp16
 times `winnow store import` (read, convert, write shards, SHA-256 each
 shard, publish) and, beside it on the same file, the plain read bandwidth
 (sequential 64 MiB `readinto` blocks, warm page cache, as the import then
-sees it). Reports GB/s of source bytes and the ratio import / read.
+sees it) and the write+fsync bandwidth for the store's bytes. Reports GB/s
+of source bytes and the ratio import / read.
 Prints a JSON record and a Markdown table; sizes with --rows/--dim.
 """
 
@@ -36,6 +37,20 @@ def read_bandwidth(path: Path, block: int = 64 << 20) -> float:
         while f.readinto(view):
             pass
     return time.perf_counter() - start
+
+
+def write_bandwidth(path: Path, size: int, block: int = 64 << 20) -> float:
+    """Seconds to write `size` bytes to `path` in blocks and fsync it (what a
+    store's shards cost the disk)."""
+    buffer = np.random.default_rng(1).bytes(block)
+    start = time.perf_counter()
+    with open(path, "wb", buffering=0) as f:
+        for done in range(0, size, block):
+            f.write(buffer[: min(block, size - done)])
+        os.fsync(f.fileno())
+    seconds = time.perf_counter() - start
+    os.remove(path)
+    return seconds
 
 
 def make_sources(root: Path, rows: int, dim: int) -> dict:
@@ -87,6 +102,8 @@ def main() -> None:
             size = data.stat().st_size
             read_bandwidth(data)  # warm the page cache, as for the import below
             read_s = min(read_bandwidth(data) for _ in range(3))
+            store_bytes = size * (2 if args.dtype == "f32" else 1)
+            write_s = write_bandwidth(root / "write-probe", store_bytes)
             store = root / f"store-{len(records)}"
             start = time.perf_counter()
             run = subprocess.run([args.winnow, "store", "import", *source_args, "--store", str(store),
@@ -96,6 +113,7 @@ def main() -> None:
                 raise SystemExit(f"{name}: {run.stderr}")
             shutil.rmtree(store)
             records.append({"format": name, "bytes": size, "read_GBps": size / read_s / 1e9,
+                            "write_GBps": store_bytes / write_s / 1e9,
                             "import_GBps": size / import_s / 1e9, "import_s": import_s,
                             "ratio": read_s / import_s})
     result = {"rows": args.rows, "dim": args.dim, "source_dtype": "<f2", "store_dtype": args.dtype,
@@ -103,9 +121,10 @@ def main() -> None:
     Path(args.output).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     print(f"\n| source ({args.rows} × {args.dim} fp16, {records[0]['bytes'] / 2**20:.0f} MiB) "
-          f"| read GB/s | import GB/s | import / read |\n|---|---|---|---|")
+          f"| read GB/s | write+fsync GB/s (store bytes) | import GB/s | import / read |\n|---|---|---|---|---|")
     for r in records:
-        print(f"| {r['format']} | {r['read_GBps']:.2f} | {r['import_GBps']:.2f} | {r['ratio']:.2f} |")
+        print(f"| {r['format']} | {r['read_GBps']:.2f} | {r['write_GBps']:.2f} | {r['import_GBps']:.2f} "
+              f"| {r['ratio']:.2f} |")
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ public enum FeatureImporter {
   ///   - metadata: the store's metadata (with its `source`).
   ///   - shardRows: rows per shard, `> 0`.
   ///   - afterBlock: called with (rows done, N) after each block.
-  /// - Returns: the finished store, checksums verified.
+  /// - Returns: the finished store (its checksums computed from the written files).
   /// - Throws: `.invalidArgument` when `store` already holds a different
   ///   store; `.shapeMismatch` for ids or k that do not fit; errors of the
   ///   source (naming its file) and of the writer.
@@ -69,7 +69,8 @@ public enum FeatureImporter {
     try writer.close()
     try NPYSyscalls.renameAtomically(staging.path, to: store.path)
     try NPYSyscalls.syncDirectory(store.deletingLastPathComponent().path)
-    return try FeatureStore(directory: store)
+    // The writer hashed each shard from its file just now: no second pass.
+    return try FeatureStore(directory: store, verifyChecksums: false)
   }
 
   /// A store already at `store`: accepted when it is this very import, done.
