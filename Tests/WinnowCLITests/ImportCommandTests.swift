@@ -12,6 +12,8 @@ private func writeTRAK(_ ws: Workspace, rows: Int = 300, k: Int = 32, models: [I
     N, k = \(rows), \(k)
     os.makedirs('trak_results/scores', exist_ok=True)
     json.dump({'JL dimension': k, 'JL matrix type': 'rademacher', 'train set size': N}, open('trak_results/metadata.json', 'w'))
+    json.dump({'exp': {'num_targets': 5, 'scores_path': 'trak_results/scores/exp.mmap', 'scores_finalized': 0}},
+              open('trak_results/experiments.json', 'w'))
     for m in \(models):
         os.makedirs(f'trak_results/{m}', exist_ok=True)
         r = np.random.default_rng(m)
@@ -79,7 +81,7 @@ private let readStore = """
     #expect(try FeatureStore(directory: ws.url.appendingPathComponent("st")).shards.count == 5)
   }
 
-  @Test func trakUnfeaturizedMismatchedOrTruncatedMapsAreRefusedNamingTheFileAndLeaveNoStore() throws {
+  @Test func trakUnfeaturizedMismatchedTruncatedOrMiscountedMapsAreRefusedNamingTheFileAndLeaveNoStore() throws {
     let ws = try Workspace()
     try writeTRAK(ws)
     try ws.python("m = np.load('trak_results/0/_is_featurized.mmap', mmap_mode='r+'); m[7] = 0; m.flush()")
@@ -97,6 +99,11 @@ private let readStore = """
         + "import os; os.truncate('trak_results/0/grads.mmap', os.path.getsize('trak_results/0/grads.mmap') - 100)")
     run = try ws.winnow(["store", "import", "--from", "trak", "--input", "trak_results", "--store", "a"])
     expectFailure(run, mentioning: "grads.mmap")
+    try ws.python(
+      "import json; e = json.load(open('trak_results/experiments.json')); e['exp']['num_targets'] = 6; "
+        + "json.dump(e, open('trak_results/experiments.json', 'w'))")
+    run = try ws.winnow(["store", "import", "--from", "trak", "--input", "trak_results", "--array", "exp_grads", "--store", "a"])
+    expectFailure(run, mentioning: "exp_grads.mmap")
     for name in ["a", "a.importing"] { #expect(!FileManager.default.fileExists(atPath: ws.path(name)), "\(name)") }
   }
 

@@ -32,7 +32,8 @@ public struct TRAKResults {
   ///     `features`, or `<exp>_grads` (an experiment's target gradients).
   /// - Throws: `.format` naming the file for a shape or dtype that disagrees
   ///   with `metadata.json`, a truncated map, or train rows TRAK never
-  ///   featurized; `.invalidArgument` when the model id is ambiguous.
+  ///   featurized, or target rows that disagree with `experiments.json`;
+  ///   `.invalidArgument` when the model id is ambiguous.
   public init(directory: URL, modelID: String?, arrayName: String = "grads") throws {
     let metaURL = directory.appendingPathComponent("metadata.json")
     let meta = try ImportJSON.decode(Metadata.self, from: metaURL, what: "TRAK metadata")
@@ -47,6 +48,9 @@ public struct TRAKResults {
         .format,
         "\(url.path): holds \(array.dtype.rawValue) \(array.shape); metadata.json says rows of "
           + "JL dimension \(meta.jlDimension) (<f2 or <f4)")
+    }
+    if arrayName.hasSuffix("_grads") {
+      try Self.checkTargets(url, rows: array.rowCount, experiment: String(arrayName.dropLast(6)), in: directory)
     }
     if arrayName == "grads" || arrayName == "features" {
       guard array.rowCount == meta.trainSetSize else {
@@ -71,6 +75,18 @@ public struct TRAKResults {
           + "name one with --model-id")
     }
     return only
+  }
+
+  /// Checks an experiment's target gradients against `experiments.json`
+  /// (`{exp: {"num_targets": M, ...}}`), when it lists the experiment.
+  static func checkTargets(_ url: URL, rows: Int, experiment: String, in directory: URL) throws {
+    struct Experiment: Decodable { var num_targets: Int }
+    let listURL = directory.appendingPathComponent("experiments.json")
+    guard FileManager.default.fileExists(atPath: listURL.path) else { return }
+    let list = try ImportJSON.decode([String: Experiment].self, from: listURL, what: "TRAK experiments list")
+    guard let want = list[experiment]?.num_targets, want != rows else { return }
+    throw WinnowError(
+      .format, "\(url.path): \(rows) target rows, experiments.json says \(experiment) has num_targets \(want)")
   }
 
   /// Refuses a store whose rows TRAK has not all featurized (they are zeros).
