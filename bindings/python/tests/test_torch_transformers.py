@@ -41,8 +41,8 @@ def gpt2():
     return transformers.GPT2LMHeadModel(config).eval()
 
 
-def lora(model, targets, fan_in_fan_out=False, zero_b=False):
-    config = peft.LoraConfig(r=4, lora_alpha=8, target_modules=targets, lora_dropout=0.0,
+def lora(model, targets, fan_in_fan_out=False, zero_b=False, r=4):
+    config = peft.LoraConfig(r=r, lora_alpha=2 * r, target_modules=targets, lora_dropout=0.0,
                              fan_in_fan_out=fan_in_fan_out, init_lora_weights=zero_b)
     torch.manual_seed(2)
     return peft.get_peft_model(model, config).eval()
@@ -125,7 +125,7 @@ def test_gpt2_conv1d_layers_with_their_transposed_weights():
 
 def test_gpt2_lora_under_non_reentrant_gradient_checkpointing():
     model = lora(gpt2(), ["c_attn"], fan_in_fan_out=True)
-    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    model.activation_checkpointing_enable({"use_reentrant": False})
     model.train()  # checkpointing applies in training mode; every dropout is 0
     ids, mask = padded_batch([6, 6, 2], 6, "left", seed=5)
     fx = FactoredFeatures(model, k_in=2, k_out=3)

@@ -30,9 +30,10 @@ from .factored import FactoredProjector
 
 REENTRANT = (
     "layer {name} ran without autograd inside the capture: reentrant gradient "
-    "checkpointing (torch.utils.checkpoint with use_reentrant=True, or transformers' "
-    "gradient_checkpointing_enable() without gradient_checkpointing_kwargs="
-    "{{'use_reentrant': False}}) or a torch.no_grad() block inside loss_fn. Use "
+    "checkpointing (torch.utils.checkpoint with use_reentrant=True; in transformers "
+    "call activation_checkpointing_enable({{'use_reentrant': False}}), or "
+    "gradient_checkpointing_enable(gradient_checkpointing_kwargs={{'use_reentrant': "
+    "False}})) or a torch.no_grad() block inside loss_fn. Use "
     "non-reentrant checkpointing: the hooks need the forward pass's graph")
 ZERO = (
     "winnow.torch: layers {names} gave all-zero features for this batch: their output "
