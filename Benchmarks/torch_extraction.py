@@ -12,8 +12,8 @@ Figures (samples/s, and each method's ratio to LESS's way):
   ``BasicProjector`` when installed, else by Winnow's dense ``Projector`` (its
   matrix generated once, outside the timing: the kinder choice for LESS).
 
-The model: Llama from a config (no download), 4 layers, d = 256, LoRA r = 16 on
-q, k, v, o (32 adapter layers, 131 072 parameters); batch 16 of 128 tokens;
+The model: Llama from a config (no download), 4 layers, d = 256 (``--hidden``),
+LoRA r = 16 on q, k, v, o (32 adapter layers, 131 072 parameters at d = 256); batch 16 of 128 tokens;
 k_in = k_out = 16 per adapter layer, so 8192 features: LESS's default dimension.
 
 Times are the process's CPU time (best of ``--repeats``): with one thread it is
@@ -41,9 +41,9 @@ from winnow.torch import FactoredFeatures
 BATCH, TOKENS, VOCAB = 16, 128, 512
 
 
-def model_on(device):
+def model_on(device, hidden=256):
     config = transformers.LlamaConfig(
-        vocab_size=VOCAB, hidden_size=256, intermediate_size=688, num_hidden_layers=4,
+        vocab_size=VOCAB, hidden_size=hidden, intermediate_size=hidden * 43 // 16, num_hidden_layers=4,
         num_attention_heads=8, num_key_value_heads=8, max_position_embeddings=TOKENS,
         attn_implementation="eager")
     torch.manual_seed(0)
@@ -102,13 +102,17 @@ def main():
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--hidden", type=int, default=256,
+                    help="the model width d (the LoRA parameters and features scale with d "
+                         "and the model's flops with d^2, so the ratio to LESS's way grows "
+                         "as d shrinks)")
     ap.add_argument("--output", default=None)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     winnow.set_blas_threads(args.threads)
     device = torch.device(args.device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    model = model_on(device)
+    model = model_on(device, args.hidden)
     g = torch.Generator().manual_seed(1)
     ids = torch.randint(0, VOCAB, (BATCH, TOKENS), generator=g).to(device)
     mask = torch.ones(BATCH, TOKENS, dtype=torch.long, device=device)
@@ -134,6 +138,7 @@ def main():
         "wall_samples_per_s": {m: round(r, 2) for m, r in wall.items()},
         "ratio_to_less": {m: round(r / rates["less"], 2) for m, r in rates.items()},
         "setup": {"device": str(device), "threads": args.threads, "batch": BATCH,
+                  "hidden": args.hidden,
                   "tokens": TOKENS, "adapter_parameters": dim, "features": fx.feature_dim,
                   "layers": len(fx.layers), "paths": sorted(set(fx.paths.values())),
                   "dense_projector": name, "torch": torch.__version__,

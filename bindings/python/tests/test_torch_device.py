@@ -85,14 +85,25 @@ def test_half_precision_models_accumulate_in_float32(lora_llama):
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")
-def test_cuda_features_equal_the_cpu_path():
-    model = lora(llama(), ["q_proj", "v_proj"])
+@pytest.mark.parametrize("name", ["llama-lora", "gpt2", "llama-embeddings"])
+@pytest.mark.parametrize("path", ["auto", "factored", "materialized"])
+def test_cuda_features_equal_the_cpu_path(name, path):
+    model, layers, embeddings = {
+        "llama-lora": (lambda: lora(llama(), ["q_proj", "v_proj"]), None, False),
+        "gpt2": (gpt2, "transformer.h.*", False),
+        "llama-embeddings": (llama, ["model.embed_tokens", "lm_head"], True),
+    }[name]
+    model = model()
     ids, mask = padded_batch([8, 3, 6], 8, "left", seed=10)
-    fx = FactoredFeatures(model, k_in=4, k_out=4)
+    fx = FactoredFeatures(model, layers, k_in=4, k_out=4, embeddings=embeddings, path=path)
     cpu = fx.project(fx.capture(lm_losses, model, ids, mask, mask=mask))
     model.cuda()
     got = fx.features(lm_losses, model, ids.cuda(), mask.cuda(), mask=mask.cuda())
     assert_rows_close(got, cpu)
+    assert fx.host_bytes <= 2 * 4 * fx.feature_dim * ids.shape[0]
+    half = model.to(torch.bfloat16)
+    got = fx.features(lm_losses, half, ids.cuda(), mask.cuda(), mask=mask.cuda())
+    assert np.isfinite(got).all() and np.linalg.norm(got - cpu) <= 0.1 * np.linalg.norm(cpu)
 
 
 # MARK: - Misuse
