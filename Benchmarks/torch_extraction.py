@@ -43,7 +43,8 @@ BATCH, TOKENS, VOCAB = 16, 128, 512
 
 def model_on(device, hidden=256):
     config = transformers.LlamaConfig(
-        vocab_size=VOCAB, hidden_size=hidden, intermediate_size=hidden * 43 // 16, num_hidden_layers=4,
+        vocab_size=VOCAB, hidden_size=hidden, intermediate_size=hidden * 43 // 16,
+        num_hidden_layers=4,
         num_attention_heads=8, num_key_value_heads=8, max_position_embeddings=TOKENS,
         attn_implementation="eager")
     torch.manual_seed(0)

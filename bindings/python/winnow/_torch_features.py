@@ -244,19 +244,18 @@ class FactoredFeatures(ExplicitGradients):
         return self._device_features(loss_fn, args, kwargs, mask)[0]
 
     def _device_features(self, loss_fn, args, kwargs, mask):
-        stage = None
+        plans = [None] * len(self.layers)
+        stage = DeviceStage(self.layers, plans, self._cache, self.k_in, self.k_out)
 
         def forward(l, call, x, keep):
-            nonlocal stage
-            if stage is None:
+            if plans[l] is None:  # each layer's path for its own positions per sample
                 element = x.element_size() if x.is_floating_point() else 4
-                self.plans = [plan_path(layer, self.k_in, self.k_out, x.shape[0], x.shape[1],
-                                        element, self.path) for layer in self.layers]
-                stage = DeviceStage(self.layers, self.plans, self._cache, self.k_in, self.k_out)
+                plans[l] = plan_path(self.layers[l], self.k_in, self.k_out, x.shape[0],
+                                     x.shape[1], element, self.path)
             stage.forward(l, call, x, keep)
 
-        losses = self._run(forward, lambda l, c, g: stage.backward(l, c, g),
-                           loss_fn, args, kwargs, mask)
+        losses = self._run(forward, stage.backward, loss_fn, args, kwargs, mask)
+        self.plans = plans
         samples = losses.shape[0]
         blocks = []
         for (d_in, d_out), f in zip(self.dims, stage.features):
