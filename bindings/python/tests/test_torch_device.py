@@ -2,6 +2,8 @@
 CPU path on either per-layer path, only features reaching the host, fp32
 accumulation of half-precision models, and clear errors for misuse."""
 
+import weakref
+
 import numpy as np
 import pytest
 
@@ -157,3 +159,36 @@ def test_a_fresh_lora_adapter_warns_that_lora_a_features_are_zero():
     with pytest.warns(RuntimeWarning, match="fresh LoRA adapter"):
         got = FactoredFeatures(model, k_in=2, k_out=2).features(lm_losses, model, ids, mask)
     assert not got[:, :4].any() and got[:, 4:8].any()  # lora_A of layer 0 zero, lora_B not
+
+
+def test_no_output_gradient_is_kept_past_its_own_layer(monkeypatch):
+    """Each tap hands D to the first stage, which reduces it to the layer's
+    features and keeps no reference: when a tap fires, no earlier D handed
+    out is still alive. `capture`, which returns every D, keeps them all."""
+    from winnow._torch_device import Tap
+
+    alive_at_each_call, refs = [], []
+    original = Tap.backward
+
+    def backward(ctx, grad):
+        sink = ctx.sink
+
+        def watched(l, call, g):
+            alive_at_each_call.append(sum(r() is not None for r in refs))
+            refs.append(weakref.ref(g))
+            sink(l, call, g)
+
+        ctx.sink = watched
+        return original(ctx, grad)
+
+    monkeypatch.setattr(Tap, "backward", staticmethod(backward))
+    model = llama()
+    ids, mask = padded_batch([8, 8], 8, "right", seed=12)
+    fx = FactoredFeatures(model, k_in=2, k_out=2)
+    fx.features(lm_losses, model, ids, mask, mask=mask)
+    assert len(alive_at_each_call) == len(fx.layers) == 15
+    assert max(alive_at_each_call) == 0
+    alive_at_each_call.clear()
+    refs.clear()
+    fx.capture(lm_losses, model, ids, mask, mask=mask)
+    assert alive_at_each_call == list(range(15))

@@ -27,7 +27,9 @@ thread; one ``Projector`` or ``Engine`` must not be used by two threads at once.
 
 from __future__ import annotations
 
-from ._errors import (BadStateError, InvalidArgumentError, NonFiniteError, ShapeError,
+from ._errors import (BadStateError, BufferTooSmallError, FormatError, InternalError,
+                      InvalidArgumentError, LibraryIOError, NonFiniteError, NullPointerError,
+                      NumericalError, OutOfMemoryError, ShapeError, UnsupportedError,
                       WinnowError)
 from ._lib import lib as _c
 from .engine import Engine, Plan, StepResult, param_bounds, select_step, select_step_factors
@@ -41,7 +43,9 @@ __all__ = [
     "blas_core_name", "blas_threads", "set_blas_threads", "param_bounds", "select_top_k",
     "select_top_fraction", "select_threshold", "select_step", "FactoredProjector",
     "ghost_gram", "ghost_target_dots", "select_step_factors", "Scorer",
-    "factor_matrix", "ShapeError", "InvalidArgumentError", "NonFiniteError", "BadStateError",
+    "factor_matrix", "InvalidArgumentError", "ShapeError", "NonFiniteError", "LibraryIOError",
+    "FormatError", "OutOfMemoryError", "BadStateError", "UnsupportedError", "NumericalError",
+    "NullPointerError", "BufferTooSmallError", "InternalError",
 ]
 
 
