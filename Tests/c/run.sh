@@ -44,3 +44,9 @@ else
   echo "valgrind not installed: running the cycles without a leak check"
   env LD_LIBRARY_PATH= "$out/test_cycles" 1000
 fi
+
+# Factor matrices for a first stage on another device (wn_factored_matrix_fill).
+cc -std=c11 -O1 -Wall -Wextra -Werror -I "$lib_dir" -o "$out/test_factor_matrix" \
+  "$here/test_factor_matrix.c" -L "$lib_dir" -lwinnow -Wl,-rpath,"$lib_dir" -lm
+echo "== test_factor_matrix"
+env LD_LIBRARY_PATH= "$out/test_factor_matrix"

@@ -911,6 +911,34 @@ int32_t wn_scorer_score_f32(wn_scorer *scorer, const float *const *train,
                             size_t rows, float *out_scores,
                             size_t out_capacity, size_t *out_skipped);
 
+/* ---------------------------------------------------------------------------
+** Factor matrices for a first stage on another device (DESIGN 2.10)
+**
+** A training framework can run A*P_in and D*P_out on its own accelerator
+** with the very matrices a wn_factored_projector uses, so that only the
+** projected data crosses to the host and the features equal the CPU path.
+** ------------------------------------------------------------------------- */
+
+#define WN_FACTOR_INPUT 0  /* P_in,  d_in x k_in */
+#define WN_FACTOR_OUTPUT 1 /* P_out, d_out x k_out */
+
+/*
+** Fills `out` with the factor matrix that a factored projector created with
+** `seed` and `kind` uses for layer `layer_id`: rows x cols floats, row-major,
+** scaled by 1/sqrt(cols). Pass (d_in, k_in) for WN_FACTOR_INPUT and
+** (d_out, k_out) for WN_FACTOR_OUTPUT. Entries depend only on (seed,
+** layer_id, side) and the position, so a caller may cache the matrix per
+** (layer id, side, rows, cols).
+**   capacity       floats available at out (>= rows * cols).
+** Returns WN_OK, WN_ERR_NULL_POINTER (out), WN_ERR_INVALID_ARGUMENT (kind,
+** side, rows or cols of 0), WN_ERR_BUFFER_TOO_SMALL, WN_ERR_OUT_OF_MEMORY
+** (rows * cols overflows).
+** Complexity: O(rows * cols). Thread safety: any thread.
+*/
+int32_t wn_factored_matrix_fill(int32_t kind, uint64_t seed, uint64_t layer_id,
+                                int32_t side, size_t rows, size_t cols,
+                                float *out, size_t capacity);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

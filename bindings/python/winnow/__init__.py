@@ -1,6 +1,7 @@
 """Python binding of libwinnow: training-time data selection (ctypes + NumPy).
 
-Import with ``bindings/python`` on ``sys.path``::
+Install the wheel (``make wheel``; ``pip install dist/winnow-*.whl``), or put
+``bindings/python`` on ``sys.path``::
 
     import winnow
     winnow.version()                 # the library's version, e.g. "0.1.0"
@@ -12,7 +13,8 @@ Import with ``bindings/python`` on ``sys.path``::
 
 Arrays: C-contiguous ``float32`` (``int64`` for ids) are passed to the library
 without a copy; anything else is converted first, which copies. Every failing
-call raises ``WinnowError`` with the library's status and message.
+call raises a ``WinnowError`` subclass named for the library's status, which
+also derives from the builtin it means (``ShapeError`` is a ``ValueError``).
 
 Linear layers at scale: ``FactoredProjector`` projects weight gradients from
 per-token activations and output gradients without forming them, and
@@ -25,10 +27,13 @@ thread; one ``Projector`` or ``Engine`` must not be used by two threads at once.
 
 from __future__ import annotations
 
-from ._errors import WinnowError
+from ._errors import (BadStateError, BufferTooSmallError, FormatError, InternalError,
+                      InvalidArgumentError, LibraryIOError, NonFiniteError, NullPointerError,
+                      NumericalError, OutOfMemoryError, ShapeError, UnsupportedError,
+                      WinnowError)
 from ._lib import lib as _c
 from .engine import Engine, Plan, StepResult, param_bounds, select_step, select_step_factors
-from .factored import FactoredProjector, ghost_gram, ghost_target_dots
+from .factored import FactoredProjector, factor_matrix, ghost_gram, ghost_target_dots
 from .projector import Projector
 from .scorer import Scorer
 from .selection import select_threshold, select_top_fraction, select_top_k
@@ -38,6 +43,9 @@ __all__ = [
     "blas_core_name", "blas_threads", "set_blas_threads", "param_bounds", "select_top_k",
     "select_top_fraction", "select_threshold", "select_step", "FactoredProjector",
     "ghost_gram", "ghost_target_dots", "select_step_factors", "Scorer",
+    "factor_matrix", "InvalidArgumentError", "ShapeError", "NonFiniteError", "LibraryIOError",
+    "FormatError", "OutOfMemoryError", "BadStateError", "UnsupportedError", "NumericalError",
+    "NullPointerError", "BufferTooSmallError", "InternalError",
 ]
 
 

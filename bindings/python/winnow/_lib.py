@@ -3,8 +3,10 @@
 The library is looked up in this order:
 
 1. the ``WINNOW_LIBRARY`` environment variable (a path to the ``.so``);
-2. the repository's build folder, ``.build/lib/libwinnow.so`` (``make lib``);
-3. the system (``ctypes.util.find_library("winnow")``, then ``libwinnow.so``
+2. the copy bundled in the installed package, ``winnow/_native/libwinnow.so``
+   (the wheel from ``make wheel``);
+3. the repository's build folder, ``.build/lib/libwinnow.so`` (``make lib``);
+4. the system (``ctypes.util.find_library("winnow")``, then ``libwinnow.so``
    through the dynamic loader's search path).
 
 Every function of ``winnow.h`` gets its ``argtypes`` and ``restype`` here,
@@ -66,6 +68,7 @@ SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "wn_factored_projector_project_f16": (
         _i32, [_ptr, _size, c_size_p, _size, _size, c_uint64_p, c_uint16_pp, c_uint16_pp,
                c_float_p, _size]),
+    "wn_factored_matrix_fill": (_i32, [_i32, _u64, _u64, _i32, _size, _size, c_float_p, _size]),
     "wn_ghost_gram_f32": (
         _i32, [_size, c_size_p, c_size_p, _size, c_size_p, _size, c_float_pp, c_float_pp, _i32,
                c_float_p, _size, c_int32_p]),
@@ -139,6 +142,9 @@ def _candidates() -> list[str]:
     found = []
     if os.environ.get("WINNOW_LIBRARY"):
         found.append(os.environ["WINNOW_LIBRARY"])
+    bundled = Path(__file__).resolve().parent / "_native" / "libwinnow.so"
+    if bundled.exists():
+        found.append(str(bundled))
     repo = Path(__file__).resolve().parents[3]
     found.append(str(repo / ".build" / "lib" / "libwinnow.so"))
     system = ctypes.util.find_library("winnow")

@@ -1,48 +1,46 @@
-"""Per-sample factored gradient features of ``nn.Linear`` layers from hooks
-and one batched backward pass (DESIGN 2.7). Imported by ``winnow.torch``.
+"""Per-sample factored gradient features of a model's linear layers from
+hooks and one batched backward pass (DESIGN 2.7, 2.10). Imported by
+``winnow.torch``.
 
-For a linear layer ``y = x W^T + b`` a sample's weight gradient is
-``G = D^T A``: ``A`` (``T x d_in``) are the layer's inputs at the sample's
-tokens and ``D`` (``T x d_out``) the loss gradients at its outputs. A forward
-hook keeps ``A`` and ``y``; one ``torch.autograd.grad`` of the **sum** of the
-per-sample losses with respect to every captured ``y`` gives ``D`` for the
-whole batch at once. Because the total is a sum and samples do not interact
-(no BatchNorm in training mode, no cross-sample attention), the rows of
-sample ``s`` in ``D`` are exactly the gradient of *its own* loss.
+For a linear layer a sample's weight gradient is ``G = D^T A``: ``A``
+(``T x d_in``) are the layer's inputs at the sample's tokens and ``D``
+(``T x d_out``) the loss gradients at its outputs. A forward hook sees ``A``
+and wraps the output in a tap (``_torch_device.Tap``); one
+``torch.autograd.grad`` of the **sum** of the per-sample losses runs every
+tap's backward, which receives ``D`` for the whole batch. Because the total
+is a sum and samples do not interact (no BatchNorm in training mode, no
+cross-sample attention), the rows of sample ``s`` in ``D`` are exactly the
+gradient of *its own* loss.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fnmatch
-import hashlib
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
+from ._torch_device import PATHS, DeviceStage, MatrixCache, Tap, plan_path
+from ._torch_explicit import ExplicitGradients, numpy32, pad_rows
+from ._torch_layers import find_layers, layer_id  # noqa: F401  (layer_id is public)
 from .factored import FactoredProjector
 
-
-def layer_id(name: str) -> int:
-    """The stable id of a module name: the first 8 bytes of its BLAKE2b
-    digest, little-endian, with the top bit cleared (``0 <= id < 2**63``).
-
-    Ids key the random matrices of ``FactoredProjector``, so the same
-    module name gets the same projection in every run and process.
-    """
-    digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little") & (2**63 - 1)
-
-
-def _matches(layers, name: str, module: nn.Module) -> bool:
-    if layers is None:
-        return True
-    if callable(layers):
-        return bool(layers(name, module))
-    patterns = [layers] if isinstance(layers, str) else list(layers)
-    return any(fnmatch.fnmatchcase(name, p) for p in patterns)
+REENTRANT = (
+    "layer {name} ran without autograd inside the capture: reentrant gradient "
+    "checkpointing (torch.utils.checkpoint with use_reentrant=True; in transformers "
+    "call activation_checkpointing_enable({{'use_reentrant': False}}), or "
+    "gradient_checkpointing_enable(gradient_checkpointing_kwargs={{'use_reentrant': "
+    "False}})) or a torch.no_grad() block inside loss_fn. Use "
+    "non-reentrant checkpointing: the hooks need the forward pass's graph")
+ZERO = (
+    "winnow.torch: layers {names} gave all-zero features for this batch: their output "
+    "gradients are zero. A fresh LoRA adapter has lora_B = 0, so every lora_A layer's "
+    "gradient is zero until the first optimizer step. Take features from a warmed-up "
+    "adapter (LESS trains on a small random subset first), or choose only the lora_B "
+    "layers (layers='*lora_B*'); selecting on all-zero features selects at random")
 
 
 @dataclass
@@ -69,277 +67,282 @@ class Capture:
         return int(self.token_counts.size)
 
 
-class FactoredFeatures:
-    """Hooks on a model's ``nn.Linear`` layers that turn one batched backward
-    pass into per-sample, Kronecker-factored projected gradient features.
+class FactoredFeatures(ExplicitGradients):
+    """Hooks on a model's linear layers that turn one batched backward pass
+    into per-sample, Kronecker-factored projected gradient features.
 
     Example::
 
-        fx = FactoredFeatures(model, layers="blocks.*", k_in=16, k_out=16)
+        fx = FactoredFeatures(model, k_in=16, k_out=16)   # a PeftModel: its LoRA layers
         def losses(x, mask):                 # S per-sample losses, not their mean
             return per_token_nll(model(x, mask)).mul(mask).sum(1) / mask.sum(1)
-        cap = fx.capture(losses, x, mask, mask=mask)
-        engine.add_candidate_factors(ids, fx.projector, cap.token_counts,
-                                     cap.factors, losses=cap.losses)
+        phi = fx.features(losses, x, mask, mask=mask)      # S x feature_dim, on the host
+        fx.add_candidates(engine, ids, losses, x, mask, mask=mask)
 
-    Layer ``l`` (``l``-th matched module, in ``model.named_modules()`` order)
-    has id ``layer_id(name)`` and contributes ``k_out * k_in`` features.
+    ``features``, ``add_candidates`` and ``add_target`` run the first stage
+    on the model's device: ``A P_in`` in the forward hook, ``D P_out`` and
+    ``(D P_out)^T (A P_in)`` as the backward pass reaches each layer, with
+    libwinnow's own matrices (``winnow.factor_matrix``, fetched once per
+    layer and side, cached per device), so only ``S x feature_dim`` float32
+    features reach the host, and they equal ``project(capture(...))``.
+    ``capture`` instead returns the factors themselves on the CPU (for
+    ``adam_features`` and the library's factored calls): ``4 T (d_in + d_out)``
+    bytes per layer and sample.
+
+    Layers (``_torch_layers``): ``nn.Linear``, transformers' ``Conv1D``,
+    peft LoRA's ``lora_A``/``lora_B`` Linears, ``nn.Embedding`` with
+    ``embeddings=True``. ``layers=None`` takes every supported layer whose
+    weight is trainable (on a ``PeftModel``: exactly the adapters). Layer
+    ``l`` has id ``layer_id(name)`` and ``k_out * k_in`` features.
+
+    Paths: per layer, ``"factored"`` or ``"materialized"`` (form ``G_s``,
+    then project; cheaper when ``k_in`` is close to ``d_in``), chosen by
+    flops for the batch's shape (``plan``), or forced with ``path``; the
+    choice of the last batch is ``paths``. Both give the same features.
 
     Bias: with ``bias=True`` (the default) a layer with a bias gets a ones
     column appended to ``A`` (only at real tokens), so its factored gradient
-    is ``[G_W | g_b]`` (``d_out x (d_in + 1)``) and the bias is projected with
-    the weight; with ``bias=False`` biases are ignored.
+    is ``[G_W | g_b]`` (``d_out x (d_in + 1)``); with ``bias=False`` biases
+    are ignored.
 
-    Masks: ``mask`` (``S x T``, nonzero = real token) drops the rows of
-    masked positions in every layer whose input has ``T`` positions per
-    sample; layers that see one vector per sample (2-D input, ``T = 1``)
-    keep their row. The features equal those of the true per-sample gradient
-    whenever masked positions receive no loss gradient (the loss ignores them
-    and attention does not read them); otherwise they are the gradient
-    restricted to real tokens. A module called several times in one forward
-    (shared weights) contributes the tokens of every call.
+    Masks: ``mask`` (``S x T``, nonzero = real token) drops masked positions
+    in every layer whose input has ``T`` positions per sample; layers that
+    see one vector per sample keep their row. The features equal those of
+    the true per-sample gradient whenever masked positions receive no loss
+    gradient; otherwise they are the gradient restricted to real tokens. A
+    module called several times in one forward contributes every call.
 
-    Not safe for concurrent use from several threads; one ``capture`` at a
-    time.
+    Not safe for concurrent use from several threads; one capture at a time.
 
     Args:
         model: the ``nn.Module``.
-        layers: ``None`` (every ``nn.Linear``), a glob pattern or a list of
-            them over qualified module names (``"blocks.*.mlp.*"``), or a
-            callable ``(name, module) -> bool``.
+        layers: ``None``, a glob pattern or a list of them over qualified
+            module names (``"*.mlp.*"``), or a callable ``(name, module) -> bool``.
         k_in, k_out: projection sizes per layer (features ``k_out * k_in``).
         seed, kind: the projector's seed and ``"rademacher"``/``"gaussian"``.
         bias: include biases (ones column) or ignore them.
+        embeddings: also accept ``nn.Embedding`` layers.
+        path: ``"auto"``, ``"factored"`` or ``"materialized"`` for every layer.
     """
 
     def __init__(self, model: nn.Module, layers=None, *, k_in: int = 16, k_out: int = 16,
-                 seed: int = 0, kind: str = "rademacher", bias: bool = True):
+                 seed: int = 0, kind: str = "rademacher", bias: bool = True,
+                 embeddings: bool = False, path: str = "auto"):
+        if path not in PATHS:
+            raise ValueError(f"path must be one of {PATHS}, got {path!r}")
         self.model = model
-        self.modules = [(name, m) for name, m in model.named_modules()
-                        if isinstance(m, nn.Linear) and _matches(layers, name, m)]
-        if not self.modules:
-            raise ValueError(f"no nn.Linear module of the model matches {layers!r}")
-        self.names = [name for name, _ in self.modules]
-        self.bias = [bool(bias and m.bias is not None) for _, m in self.modules]
-        self.ids = [layer_id(name) for name in self.names]
+        #: The projected layers (``_torch_layers.Layer``), in feature order.
+        self.layers = find_layers(model, layers, embeddings, bias)
+        self.modules = [(layer.name, layer.module) for layer in self.layers]
+        self.names = [layer.name for layer in self.layers]
+        self.bias = [layer.bias for layer in self.layers]
+        self.ids = [layer.id for layer in self.layers]
         if len(set(self.ids)) != len(self.ids):
             raise ValueError("two layer names hash to the same id")
-        self.dims = [(m.in_features + int(b), m.out_features)
-                     for (_, m), b in zip(self.modules, self.bias)]
+        self.dims = [(layer.d_in, layer.d_out) for layer in self.layers]
         self.projector = FactoredProjector(
             [(i, d_in, d_out, k_in, k_out) for i, (d_in, d_out) in zip(self.ids, self.dims)],
             seed=seed, kind=kind)
         #: ``sum(k_out * k_in)``: the engine's ``feature_dim``.
         self.feature_dim = self.projector.feature_dim
-        self._calls: list[list] = []
+        self.k_in, self.k_out, self.path = k_in, k_out, path
+        #: Bytes the device path has copied to the host (features and losses).
+        self.host_bytes = 0
+        #: The ``LayerPlan`` of each layer for the last batch.
+        self.plans: list = []
         self._seed, self._kind = seed, kind
-        self._single: list[FactoredProjector | None] = [None] * len(self.modules)
+        self._cache = MatrixCache(seed, kind)
+        self._single: list[FactoredProjector | None] = [None] * len(self.layers)
+        self._recording = False
 
-    # MARK: - Capture
+    @property
+    def paths(self) -> dict:
+        """``{name: "factored" | "materialized"}`` of the last batch."""
+        return {p.name: p.path for p in self.plans}
+
+    def plan(self, samples: int, tokens: int, dtype=torch.float32) -> list:
+        """The ``LayerPlan`` (path, flops and device bytes of both paths) each
+        layer gets for ``samples`` samples of ``tokens`` positions."""
+        element = torch.empty((), dtype=dtype).element_size()
+        return [plan_path(layer, self.k_in, self.k_out, samples, tokens, element, self.path)
+                for layer in self.layers]
+
+    # MARK: - The hooks and the backward pass
 
     @contextlib.contextmanager
-    def _hooks(self):
-        """Forward hooks that record ``(input, output)`` of every call."""
-        self._calls = [[] for _ in self.modules]
-        handles = []
-        for l, (_, module) in enumerate(self.modules):
-            def hook(module, args, output, l=l):
-                self._calls[l].append((args[0].detach(), output))
-            handles.append(module.register_forward_hook(hook))
+    def _hooks(self, forward, backward, mask):
+        """Forward hooks that hand each call's ``(x, keep)`` to ``forward`` and
+        tap its output for ``backward``, while ``loss_fn`` runs."""
+        anchor = []  # one scalar leaf, made on the first output's device
+        calls = [0] * len(self.layers)
+
+        def hook(module, args, output, l):
+            if not self._recording:  # a checkpointed forward recomputed in backward
+                return None
+            if not torch.is_grad_enabled():
+                raise RuntimeError(REENTRANT.format(name=self.names[l]))
+            x, keep = self._inputs(l, args[0].detach(), mask)
+            call, calls[l] = calls[l], calls[l] + 1
+            forward(l, call, x, keep)
+            if not anchor:
+                anchor.append(torch.zeros((), device=output.device, requires_grad=True))
+            return Tap.apply(output, anchor[0], backward, l, call)
+
+        handles = [m.register_forward_hook(lambda m, a, o, l=l: hook(m, a, o, l))
+                   for l, (_, m) in enumerate(self.modules)]
+        self._recording = True
         try:
-            yield
+            yield anchor, calls
         finally:
+            self._recording = False
             for h in handles:
                 h.remove()
 
+    def _run(self, forward, backward, loss_fn, args, kwargs, mask) -> torch.Tensor:
+        """Runs ``loss_fn`` under the hooks and one backward; returns the losses."""
+        if not torch.is_grad_enabled() or torch.is_inference_mode_enabled():
+            raise RuntimeError("winnow.torch needs autograd: the capture was called under "
+                               "torch.no_grad() or torch.inference_mode(); call it outside")
+        with self._hooks(forward, backward, mask) as (anchor, calls):
+            losses = loss_fn(*args, **kwargs)
+        if not isinstance(losses, torch.Tensor) or losses.dim() != 1:
+            shape = tuple(losses.shape) if isinstance(losses, torch.Tensor) else type(losses)
+            raise ValueError(
+                f"loss_fn returned {shape}; it must return a 1-D tensor of per-sample losses "
+                "(reduction='none', then a mean over each sample's tokens), not the batch mean: "
+                "a mean mixes the samples' gradients")
+        missing = [self.names[l] for l, c in enumerate(calls) if c == 0]
+        if missing:
+            raise RuntimeError(f"layers not called in the forward pass: {missing}")
+        if not losses.requires_grad:
+            raise RuntimeError("the losses do not depend on any chosen layer through autograd")
+        torch.autograd.grad(losses.sum(), anchor[0], allow_unused=True)
+        return losses.detach()
+
+    def _inputs(self, l: int, x: torch.Tensor, mask):
+        """``(x, keep)``: ``x`` as ``S x T x d`` (``S x T`` ids for an
+        embedding) and the ``S x T`` real-token mask."""
+        layer = self.layers[l]
+        if layer.kind == "embedding":
+            x = x.reshape(x.shape[0], -1) if x.dim() else x
+        elif x.dim() >= 2:
+            x = x.reshape(x.shape[0], -1, x.shape[-1])
+        if x.dim() < 2:
+            raise ValueError(f"layer {layer.name}: input of shape {tuple(x.shape)}; "
+                             "expected samples first (S x d or S x T x d)")
+        samples, t = x.shape[0], x.shape[1]
+        if mask is None or t == 1:
+            return x, torch.ones(samples, t, dtype=torch.bool, device=x.device)
+        if tuple(mask.shape) != (samples, t):
+            raise ValueError(f"layer {layer.name} sees {t} positions per sample but "
+                             f"the mask is {tuple(mask.shape)}")
+        return x, mask.to(device=x.device, dtype=torch.bool)
+
+    # MARK: - Features on the device
+
+    def features(self, loss_fn, *args, mask=None, **kwargs) -> np.ndarray:
+        """``S x feature_dim`` ``float32`` features of a batch, projected on
+        the model's device (see the class notes)."""
+        return self._device_features(loss_fn, args, kwargs, mask)[0]
+
+    def _device_features(self, loss_fn, args, kwargs, mask):
+        plans = [None] * len(self.layers)
+        stage = DeviceStage(self.layers, plans, self._cache, self.k_in, self.k_out)
+
+        def forward(l, call, x, keep):
+            if plans[l] is None:  # each layer's path for its own positions per sample
+                element = x.element_size() if x.is_floating_point() else 4
+                plans[l] = plan_path(self.layers[l], self.k_in, self.k_out, x.shape[0],
+                                     x.shape[1], element, self.path)
+            stage.forward(l, call, x, keep)
+
+        losses = self._run(forward, stage.backward, loss_fn, args, kwargs, mask)
+        self.plans = plans
+        samples = losses.shape[0]
+        blocks = []
+        for (d_in, d_out), f in zip(self.dims, stage.features):
+            if f is None:  # no gradient reached the layer: a zero gradient
+                f = torch.zeros(samples, self.k_in * self.k_out, device=losses.device)
+            if f.shape[0] != samples:
+                raise ValueError(f"the layers saw {f.shape[0]} samples, loss_fn returned "
+                                 f"{samples} losses")
+            blocks.append(f)
+        zero = [n for n, f in zip(self.names, blocks) if not bool(f.any())]
+        features = torch.cat(blocks, 1).cpu().numpy()
+        losses = losses.float().cpu().numpy()
+        self.host_bytes += features.nbytes + losses.nbytes
+        if zero:
+            warnings.warn(ZERO.format(names=zero if len(zero) <= 4 else
+                                      f"{zero[:4]} and {len(zero) - 4} more"),
+                          RuntimeWarning, stacklevel=3)
+        return features, losses
+
+    def add_candidates(self, engine, ids, loss_fn, *args, mask=None, **kwargs) -> np.ndarray:
+        """Features of a batch (on the device) fed to ``engine`` as candidates
+        ``ids`` with their losses; returns the losses."""
+        features, losses = self._device_features(loss_fn, args, kwargs, mask)
+        engine.add_candidates(ids, features, losses=losses)
+        return losses
+
+    def add_target(self, engine, task: int, loss_fn, *args, mask=None, **kwargs) -> None:
+        """Adds target (validation) samples to ``task``, one row each: plain
+        gradients, as LESS's targets."""
+        engine.add_target(task, self._device_features(loss_fn, args, kwargs, mask)[0])
+
+    # MARK: - Factors on the CPU
+
     def capture(self, loss_fn, *args, mask=None, **kwargs) -> Capture:
         """Runs ``loss_fn(*args, **kwargs)`` (``S`` per-sample losses) under
-        the hooks, then one batched backward, and returns the factors.
+        the hooks, then one batched backward, and returns the factors on the
+        CPU as float32.
 
-        The backward is ``torch.autograd.grad`` with respect to the captured
-        layer outputs only: parameters' ``.grad`` are left untouched and no
-        weight gradient is formed.
+        The backward forms no parameter gradient: ``.grad`` is left untouched.
 
         Args:
             loss_fn: returns a 1-D tensor of ``S`` per-sample losses.
             mask: ``S x T`` (bool or 0/1) real-token mask, or ``None``.
         """
-        with self._hooks():
-            losses = loss_fn(*args, **kwargs)
-        calls, self._calls = self._calls, []
-        if not isinstance(losses, torch.Tensor) or losses.dim() != 1:
-            raise ValueError("loss_fn must return a 1-D tensor of per-sample losses")
-        flat = [(l, x, y) for l, per_layer in enumerate(calls) for x, y in per_layer]
-        missing = [self.names[l] for l, c in enumerate(calls) if not c]
-        if missing:
-            raise RuntimeError(f"layers not called in the forward pass: {missing}")
-        grads = torch.autograd.grad(losses.sum(), [y for _, _, y in flat], allow_unused=True)
+        calls = [[] for _ in self.layers]
+        grads: dict = {}
+        losses = self._run(lambda l, c, x, keep: calls[l].append((x, keep)),
+                           lambda l, c, g: grads.__setitem__((l, c), g),
+                           loss_fn, args, kwargs, mask)
         samples = losses.shape[0]
-        per_layer = [[] for _ in self.modules]
-        for (l, x, y), g in zip(flat, grads):
-            per_layer[l].append((x, torch.zeros_like(y) if g is None else g.detach()))
-        rows = [self._rows(l, pairs, samples, mask) for l, pairs in enumerate(per_layer)]
+        rows = [self._rows(l, [(x, keep, grads.get((l, c))) for c, (x, keep) in enumerate(cs)],
+                           samples) for l, cs in enumerate(calls)]
         counts = torch.stack([c for c, _, _ in rows]).amax(0)
         factors = []
-        for l, (c, a, d) in enumerate(rows):
+        for c, a, d in rows:
             if not torch.equal(c, counts):
-                a, d = _pad_rows(a, c, counts), _pad_rows(d, c, counts)
-            factors.append((_numpy(a), _numpy(d)))
+                a, d = pad_rows(a, c, counts), pad_rows(d, c, counts)
+            factors.append((numpy32(a), numpy32(d)))
         return Capture(counts.numpy().astype(np.int64), factors,
-                       losses.detach().float().cpu().numpy())
+                       losses.float().cpu().numpy())
 
-    def _rows(self, l: int, pairs, samples: int, mask):
+    def _rows(self, l: int, calls, samples: int):
         """One layer's ``(counts, A, D)``: real-token rows, sample-major,
         every call of the module concatenated along the token axis."""
-        xs, gs = [], []
-        for x, g in pairs:
-            if x.dim() < 2 or x.shape[0] != samples:
-                raise ValueError(f"layer {self.names[l]}: input of shape {tuple(x.shape)}; "
+        layer = self.layers[l]
+        xs, gs, keeps = [], [], []
+        for x, keep, g in calls:
+            if x.shape[0] != samples:
+                raise ValueError(f"layer {layer.name}: input of shape {tuple(x.shape)}; "
                                  f"expected {samples} samples first (S x d or S x T x d)")
-            xs.append(x.reshape(samples, -1, x.shape[-1]))
-            gs.append(g.reshape(samples, -1, g.shape[-1]))
-        keep = []
-        for x in xs:
-            t = x.shape[1]
-            if mask is None or t == 1:
-                keep.append(torch.ones(samples, t, dtype=torch.bool, device=x.device))
-            elif mask.shape == (samples, t):
-                keep.append(mask.to(device=x.device, dtype=torch.bool))
-            else:
-                raise ValueError(f"layer {self.names[l]} sees {t} positions per sample but "
-                                 f"the mask is {tuple(mask.shape)}")
-        keep = torch.cat(keep, 1)
+            if layer.kind == "embedding":
+                if layer.padding_idx is not None:
+                    keep = keep & (x != layer.padding_idx)
+                x = nn.functional.one_hot(x, layer.d_in).float()
+            g = torch.zeros(*x.shape[:2], layer.d_out, device=x.device) if g is None else g
+            xs.append(x.float())
+            gs.append(g.reshape(samples, -1, g.shape[-1]).float())
+            keeps.append(keep)
+        keep = torch.cat(keeps, 1)
         a, d = torch.cat(xs, 1)[keep], torch.cat(gs, 1)[keep]
-        if self.bias[l]:
+        if layer.bias:
             a = torch.cat([a, torch.ones_like(a[:, :1])], 1)
         return keep.sum(1).cpu(), a, d
 
-    # MARK: - Features
-
     def project(self, capture: Capture) -> np.ndarray:
-        """``S x feature_dim`` ``float32`` features of a capture."""
+        """``S x feature_dim`` ``float32`` features of a capture, by libwinnow
+        on the CPU."""
         return self.projector.project(capture.token_counts, capture.factors)
-
-    def features(self, loss_fn, *args, mask=None, **kwargs) -> np.ndarray:
-        """``capture`` then ``project``: ``S x feature_dim`` features."""
-        return self.project(self.capture(loss_fn, *args, mask=mask, **kwargs))
-
-    def add_candidates(self, engine, ids, loss_fn, *args, mask=None, **kwargs) -> np.ndarray:
-        """Captures a batch and feeds it to ``engine`` as candidates ``ids``
-        (with their losses); returns the losses."""
-        cap = self.capture(loss_fn, *args, mask=mask, **kwargs)
-        engine.add_candidate_factors(ids, self.projector, cap.token_counts, cap.factors,
-                                     losses=cap.losses)
-        return cap.losses
-
-    def add_target(self, engine, task: int, loss_fn, *args, mask=None, **kwargs) -> None:
-        """Captures target (validation) samples and adds one row each to
-        ``task``: plain gradients, as LESS's targets."""
-        cap = self.capture(loss_fn, *args, mask=mask, **kwargs)
-        engine.add_target_factors(task, self.projector, cap.token_counts, cap.factors)
-
-    # MARK: - Explicit gradients (exact Adam features, checks)
-
-    def gradients(self, capture: Capture) -> list[torch.Tensor]:
-        """Per layer, the ``S x d_out x d_in`` per-sample gradients ``D_s^T A_s``
-        of a capture (materialized: ``4 S d_out d_in`` bytes per layer)."""
-        counts = torch.from_numpy(capture.token_counts)
-        width = int(counts.max()) if counts.numel() else 0
-        out = []
-        for a, d in capture.factors:
-            a, d = torch.from_numpy(a), torch.from_numpy(d)
-            out.append(torch.bmm(_padded(d, counts, width).transpose(1, 2),
-                                 _padded(a, counts, width)))
-        return out
-
-    def project_gradients(self, gradients) -> np.ndarray:
-        """Features of explicit per-sample gradients with the same ``P_in``
-        and ``P_out``: ``gradients[l]`` is ``S x d_out x d_in`` (layer order;
-        ``d_in`` includes the bias column when it is included).
-
-        Each ``G_s`` goes in as factors ``A = G_s`` and ``D = I`` (``d_out``
-        rows: ``D^T A = G_s``), one layer at a time through a one-layer
-        projector with the same seed and id (hence the same matrices), so
-        the projection is the library's, not a copy of it.
-        """
-        gradients = [torch.as_tensor(g).detach().float().cpu() for g in gradients]
-        samples = gradients[0].shape[0]
-        out = np.empty((samples, self.feature_dim), np.float32)
-        for l, (g, (d_in, d_out)) in enumerate(zip(gradients, self.dims)):
-            if tuple(g.shape) != (samples, d_out, d_in):
-                raise ValueError(f"gradient of shape {tuple(g.shape)}; expected "
-                                 f"{(samples, d_out, d_in)}")
-            identity = torch.eye(d_out).repeat(samples, 1)
-            columns = slice(self.projector.offsets[l],
-                            self.projector.offsets[l] + self._layer_projector(l).feature_dim)
-            out[:, columns] = self._layer_projector(l).project(
-                np.full(samples, d_out, np.int64),
-                [(_numpy(g.reshape(-1, d_in)), _numpy(identity))])
-        return out
-
-    def _layer_projector(self, l: int) -> FactoredProjector:
-        """Layer ``l`` alone, with the matrices of ``self.projector``."""
-        if self._single[l] is None:
-            self._single[l] = FactoredProjector([self.projector.layers[l]], seed=self._seed,
-                                                kind=self._kind)
-        return self._single[l]
-
-    def adam_features(self, capture: Capture, optimizer, beta1: float = 0.9,
-                      beta2: float = 0.999, eps: float = 1e-8) -> np.ndarray:
-        """LESS's training features (DESIGN 2.2), exact, for the captured layers.
-
-        ``Gamma = m' / sqrt(v' + eps)`` with ``m' = beta1 m + (1 - beta1) G``,
-        ``v' = beta2 v + (1 - beta2) G^2`` from ``optimizer``'s state
-        (``exp_avg``, ``exp_avg_sq`` of ``torch.optim.Adam``/``AdamW``; zero
-        before the first step), then projected as ``project_gradients``.
-
-        The transform is elementwise on the full ``d_out x d_in`` gradient,
-        so it does not factor through ``D^T A``: this path materializes each
-        sample's gradient (``4 S d_out d_in`` bytes per layer, still from
-        one batched backward). Use it for models whose layers fit; at LLM
-        scale use the plain-gradient features (``project``).
-        """
-        transformed = []
-        for (name, module), bias, g in zip(self.modules, self.bias, self.gradients(capture)):
-            m, v = _adam_state(optimizer, module.weight)
-            if bias:
-                mb, vb = _adam_state(optimizer, module.bias)
-                m = torch.cat([m, mb[:, None]], 1)
-                v = torch.cat([v, vb[:, None]], 1)
-            m1 = beta1 * m + (1 - beta1) * g
-            v1 = beta2 * v + (1 - beta2) * g * g
-            transformed.append(m1 / torch.sqrt(v1 + eps))
-        return self.project_gradients(transformed)
-
-
-def _adam_state(optimizer, parameter):
-    """``(m, v)`` of one parameter as float32 CPU tensors (zeros if unset)."""
-    state = optimizer.state.get(parameter, {}) if optimizer is not None else {}
-    if "exp_avg" not in state:
-        zero = torch.zeros(parameter.shape)
-        return zero, zero
-    return state["exp_avg"].detach().float().cpu(), state["exp_avg_sq"].detach().float().cpu()
-
-
-def _numpy(t: torch.Tensor) -> np.ndarray:
-    """A C-contiguous float32 NumPy view of a CPU copy (a view when ``t``
-    already is one)."""
-    return t.detach().to(device="cpu", dtype=torch.float32).contiguous().numpy()
-
-
-def _pad_rows(rows: torch.Tensor, counts: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Re-lays sample-major ``rows`` (``counts[s]`` per sample) into
-    ``target[s] >= counts[s]`` rows per sample, zero-filled."""
-    out = rows.new_zeros(int(target.sum()), rows.shape[1])
-    sample = torch.repeat_interleave(torch.arange(counts.numel()), counts)
-    start_in = torch.cumsum(counts, 0) - counts
-    start_out = torch.cumsum(target, 0) - target
-    position = torch.arange(int(counts.sum())) - start_in[sample]
-    out[(start_out[sample] + position).to(rows.device)] = rows
-    return out
-
-
-def _padded(rows: torch.Tensor, counts: torch.Tensor, width: int) -> torch.Tensor:
-    """Sample-major rows as an ``S x width x d`` zero-padded tensor."""
-    full = torch.full_like(counts, width)
-    return _pad_rows(rows, counts, full).reshape(counts.numel(), width, rows.shape[1])

@@ -138,6 +138,7 @@ class FactoredProjector(LibraryObject):
             *[c.ctypes.data_as(size_p) for c in columns], seed & 0xFFFF_FFFF_FFFF_FFFF,
             KINDS[kind]))
         self._handle = handle
+        self.seed, self.kind = seed, kind
         #: ``(id, d_in, d_out, k_in, k_out)`` per layer, in feature order.
         self.layers = [tuple(int(v) for v in row) for row in spec]
         self._dims = {row[0]: (row[1], row[2]) for row in self.layers}
@@ -181,6 +182,41 @@ class FactoredProjector(LibraryObject):
         self._check(function(self._handle, *b.args(), A.f32(out), out.size))
         return out
 
+    def factor_matrices(self, layer: int):
+        """``(P_in, P_out)`` of the ``layer``-th layer (position, not id):
+        ``d_in x k_in`` and ``d_out x k_out`` ``float32``, the matrices this
+        projector multiplies by (see ``factor_matrix``)."""
+        layer_id, d_in, d_out, k_in, k_out = self.layers[layer]
+        return (factor_matrix(layer_id, "input", d_in, k_in, self.seed, self.kind),
+                factor_matrix(layer_id, "output", d_out, k_out, self.seed, self.kind))
+
+
+#: ``side`` names -> ``WN_FACTOR_*``.
+SIDES = {"input": 0, "output": 1}
+
+
+def factor_matrix(layer_id: int, side: str, rows: int, cols: int, seed: int = 0,
+                  kind: str = "rademacher") -> np.ndarray:
+    """The factor matrix a ``FactoredProjector(..., seed, kind)`` uses for
+    layer ``layer_id``: ``rows x cols`` ``float32``, scaled by ``1/sqrt(cols)``.
+
+    ``side="input"`` with ``(d_in, k_in)`` gives ``P_in``; ``"output"`` with
+    ``(d_out, k_out)`` gives ``P_out``. A framework multiplies its factors by
+    these on its own device (DESIGN 2.10) and gets the projector's features.
+    The corresponding C function is ``wn_factored_matrix_fill``.
+    Cost: ``O(rows * cols)``.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {sorted(KINDS)}, got {kind!r}")
+    if side not in SIDES:
+        raise ValueError(f"side must be one of {sorted(SIDES)}, got {side!r}")
+    if rows < 1 or cols < 1:
+        raise ValueError(f"rows and cols must be >= 1, got {rows} x {cols}")
+    out = np.empty((rows, cols), dtype=np.float32)
+    check(lib.wn_factored_matrix_fill(KINDS[kind], seed & 0xFFFF_FFFF_FFFF_FFFF,
+                                      layer_id & 0xFFFF_FFFF_FFFF_FFFF, SIDES[side], rows,
+                                      cols, A.f32(out), out.size))
+    return out
 
 
 def _path(path: str) -> int:

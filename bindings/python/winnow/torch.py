@@ -7,7 +7,7 @@ PyTorch is optional: ``import winnow`` never imports it, and importing
 Features (DESIGN 2.7)::
 
     from winnow.torch import FactoredFeatures, PlanSampler, plan_loader
-    fx = FactoredFeatures(model, layers="blocks.*", k_in=16, k_out=16, seed=0)
+    fx = FactoredFeatures(model, k_in=16, k_out=16, seed=0)   # a PeftModel: its adapters
     engine = winnow.Engine(pool_ids, domains, feature_dim=fx.feature_dim)
     engine.begin_epoch(0)
     fx.add_target(engine, 0, per_sample_losses, val_x, val_mask, mask=val_mask)
@@ -15,12 +15,15 @@ Features (DESIGN 2.7)::
         fx.add_candidates(engine, ids, per_sample_losses, x, mask, mask=mask)
     plan = engine.end_epoch()
 
-``FactoredFeatures`` hooks the chosen ``nn.Linear`` layers, runs the loss
-function once, and differentiates the *sum* of the per-sample losses once
-with respect to the layers' outputs: each sample's rows of the output
-gradient are its own. Per layer it keeps the inputs ``A`` and output
-gradients ``D`` at real tokens (the mask drops padding) and the engine
-projects ``(D P_out)^T (A P_in)`` per sample without forming a gradient.
+``FactoredFeatures`` hooks the chosen layers (``nn.Linear``, transformers'
+``Conv1D``, peft LoRA adapters, optionally ``nn.Embedding``; by default every
+layer with a trainable weight), runs the loss function once, and
+differentiates the *sum* of the per-sample losses once: each sample's rows
+of every layer's output gradient are its own. The projection runs on the
+model's device as the backward pass reaches each layer (``A P_in`` in the
+forward hook, ``(D P_out)^T (A P_in)`` in a tap on the output), with
+libwinnow's matrices, so only ``S x feature_dim`` features reach the host;
+``capture`` returns the factors on the CPU instead.
 
 Why the factored path uses plain gradients. LESS's training features
 (DESIGN 2.2) are ``Gamma = m' / sqrt(v' + eps)`` with
@@ -57,8 +60,10 @@ except ImportError as error:  # pragma: no cover - exercised without torch
         "`make torch-venv` for the pinned version); the rest of winnow does not need it"
     ) from error
 
+from ._torch_device import LayerPlan
 from ._torch_features import Capture, FactoredFeatures, layer_id
+from ._torch_layers import Layer
 from ._torch_sampler import PlanLoader, PlanSampler, WeightedBatch, plan_loader
 
-__all__ = ["Capture", "FactoredFeatures", "layer_id", "PlanLoader", "PlanSampler",
+__all__ = ["Capture", "FactoredFeatures", "Layer", "LayerPlan", "layer_id", "PlanLoader", "PlanSampler",
            "WeightedBatch", "plan_loader"]
