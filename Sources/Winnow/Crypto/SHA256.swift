@@ -116,6 +116,14 @@ public enum Checksum {
   public static func sha256(ofFile path: String) throws -> String {
     try SHA256.hex(ofFile: path)
   }
+
+  /// The SHA-256 of `bytes` (e.g. a text about to be written), as 64
+  /// lowercase hex digits.
+  ///
+  /// - Complexity: O(bytes.count).
+  public static func sha256(of bytes: [UInt8]) throws -> String {
+    try SHA256.hex(bytes)
+  }
 }
 
 /// `value` in lowercase hexadecimal, zero-padded to `width` digits.
