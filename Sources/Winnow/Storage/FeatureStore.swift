@@ -14,8 +14,11 @@
 /// Rows are the shards' rows in manifest order. Only shards listed in the
 /// manifest exist for readers; a shard still being written is invisible.
 ///
+/// `<f4` rows are read with `pread` into the caller's memory (see
+/// `StoreBlockReader`), `<f2` rows from a memory mapping, converted.
+///
 /// Thread safety: reads may run concurrently; the store is immutable.
-public final class FeatureStore: FeatureSource, ContiguousFeatureSource, @unchecked Sendable {
+public final class FeatureStore: FeatureSource, @unchecked Sendable {
   // @unchecked: every stored property is immutable after init.
 
   /// The store's directory.
@@ -28,7 +31,7 @@ public final class FeatureStore: FeatureSource, ContiguousFeatureSource, @unchec
   /// Per shard, the features file's checksum verified as rows are read
   /// (`.whileReading`), else nil.
   let streamedChecksums: [StreamingChecksum?]
-  /// Reads `<f4` blocks for `withRows` (see `StoreBlockReader`).
+  /// Reads `<f4` rows with `pread` (see `StoreBlockReader`).
   private let blocks: StoreBlockReader
   /// `starts[s]` is shard `s`'s first row; `starts.last` is `rowCount`.
   private let starts: [Int]
@@ -155,24 +158,6 @@ public final class FeatureStore: FeatureSource, ContiguousFeatureSource, @unchec
 
   public func release(rows: Range<Int>) {
     for piece in pieces(rows) { arrays[piece.shard].releasePages(rows: piece.local) }
-  }
-
-  func withRows<R>(
-    _ rows: Range<Int>, _ body: (UnsafePointer<Float>) throws -> R
-  ) throws -> R? {
-    try checkRange(rows)
-    let parts = pieces(rows)
-    guard parts.count == 1, let part = parts.first else { return nil }
-    let array = arrays[part.shard]
-    guard array.dtype == .float32 else {
-      return try whileHashing(part.shard, part.local) { try array.withRows(part.local, body) }
-    }
-    let bytes = byteRange(part.shard, part.local)
-    guard !bytes.isEmpty else { return try withUnsafePointer(to: Float(0)) { try body($0) } }
-    return try blocks.withBlock(shard: part.shard, bytes: bytes, checksum: streamedChecksums[part.shard]) {
-      guard let base = $0.baseAddress else { throw WinnowError(.internal, "no block buffer") }
-      return try body(base.assumingMemoryBound(to: Float.self))
-    }
   }
 
   /// The file bytes of rows `local` of shard `s`.

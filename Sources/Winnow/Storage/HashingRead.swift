@@ -12,13 +12,16 @@ import Dispatch
 ///
 /// Two workers take whichever step is next: the next chunk to read (one
 /// reader at a time, in order) or the next chunk read but not hashed (one
-/// hasher at a time, in order). A worker that finds neither waits briefly.
-/// One worker alone does both in turn, so the scheme cannot deadlock when
-/// the system runs the workers one after the other.
+/// hasher at a time, in order). A worker that finds neither sleeps until the
+/// other finishes a step (a condition variable: no polling, which on a
+/// loaded machine would take CPU from the worker it waits for). One worker
+/// alone does both in turn, so the scheme cannot deadlock when the system
+/// runs the workers one after the other.
 final class HashingRead: @unchecked Sendable {
-  // @unchecked: the progress counters are guarded by `lock`; each chunk of
+  // @unchecked: the progress counters are guarded by `mutex`; each chunk of
   // `out` is written by one reader before any hasher reads it.
-  private let lock = Lock()
+  private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+  private let stepped = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
   private let chunk: Int
   private let count: Int
   private var read = 0, hashed = 0
@@ -32,6 +35,15 @@ final class HashingRead: @unchecked Sendable {
   private init(bytes: Int) {
     chunk = Self.chunkBytes
     count = (bytes + chunk - 1) / chunk
+    pthread_mutex_init(mutex, nil)
+    pthread_cond_init(stepped, nil)
+  }
+
+  deinit {
+    pthread_cond_destroy(stepped)
+    pthread_mutex_destroy(mutex)
+    stepped.deallocate()
+    mutex.deallocate()
   }
 
   /// Reads bytes `range` of `fd` into `out` and hashes them into `checksum`.
@@ -59,44 +71,47 @@ final class HashingRead: @unchecked Sendable {
     if let failure = job.failure { throw failure }
   }
 
-  private enum Step { case read(Int), hash(Int), wait, done }
+  private enum Step { case read(Int), hash(Int), done }
 
   private func work(read readChunk: (Int) throws -> Void, hash hashChunk: (Int) throws -> Void) {
     while true {
       let step = claim()
       switch step {
       case .done: return
-      case .wait: usleep(50)
       case .read(let j): finish(step, error: Result { try readChunk(j) }.failure)
       case .hash(let j): finish(step, error: Result { try hashChunk(j) }.failure)
       }
     }
   }
 
+  /// The next step for this worker, waiting while the other holds it.
   private func claim() -> Step {
-    lock.lock()
-    defer { lock.unlock() }
-    if failure != nil || hashed == count { return .done }
-    if !hashing, hashed < read {
-      hashing = true
-      return .hash(hashed)
+    pthread_mutex_lock(mutex)
+    defer { pthread_mutex_unlock(mutex) }
+    while true {
+      if failure != nil || hashed == count { return .done }
+      if !hashing, hashed < read {
+        hashing = true
+        return .hash(hashed)
+      }
+      if !reading, read < count {
+        reading = true
+        return .read(read)
+      }
+      pthread_cond_wait(stepped, mutex)
     }
-    if !reading, read < count {
-      reading = true
-      return .read(read)
-    }
-    return .wait
   }
 
   private func finish(_ step: Step, error: Error?) {
-    lock.lock()
-    defer { lock.unlock() }
+    pthread_mutex_lock(mutex)
+    defer { pthread_mutex_unlock(mutex) }
     if let error, failure == nil { failure = error }
     switch step {
     case .read: read += 1; reading = false
     case .hash: hashed += 1; hashing = false
-    case .wait, .done: break
+    case .done: break
     }
+    pthread_cond_broadcast(stepped)
   }
 }
 
