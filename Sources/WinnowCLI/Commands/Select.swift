@@ -15,7 +15,8 @@ struct Select: ParsableCommand {
 
       Writes the selected ids (<i8 .npy, best first: the row index, or the id from --ids or \
       from a feature store), optionally a CSV listing (rank,id,score) and a JSON manifest \
-      recording the inputs with their SHA-256, the rule and the Winnow version. Reruns give \
+      recording the inputs with their SHA-256, the rule, the Winnow version and the outputs' \
+      SHA-256 (outputsSHA256, computed as they are written). Reruns give \
       byte-identical outputs.
       """
   )
@@ -41,7 +42,7 @@ struct Select: ParsableCommand {
   @Option(name: .long, help: "CSV listing: rank,id,score.")
   var listing: String?
 
-  @Option(name: .long, help: "JSON manifest: inputs with checksums, rule, version.")
+  @Option(name: .long, help: "JSON manifest: inputs and outputs with checksums, rule, version.")
   var manifest: String?
 
   func validate() throws {
