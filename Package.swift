@@ -23,7 +23,7 @@ let package = Package(
     // MARK: - Public API
     .target(
       name: "Winnow",
-      dependencies: ["COpenBLAS", "CWinnowKernels"]
+      dependencies: ["COpenBLAS", "CCrypto", "CWinnowKernels"]
     ),
     // The C ABI: Swift `@c @implementation` functions type-checked against
     // the hand-written header in Sources/WinnowC/include/winnow.h.
@@ -52,6 +52,8 @@ let package = Package(
       name: "COpenBLAS",
       providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
     ),
+    // The one door to libcrypto (OpenSSL 3): SHA-256 for manifest checksums.
+    .systemLibrary(name: "CCrypto", providers: [.apt(["libssl-dev"])]),
     // winnow.h as a Clang module, so that WinnowC can implement it.
     .systemLibrary(name: "CWinnowABI", path: "Sources/WinnowC/include"),
     // Hot element-wise kernels (counter RNG panel fills, fp16 conversion),

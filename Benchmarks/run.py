@@ -58,6 +58,9 @@ TARGETS = [
     ("selection.top5pct.10M", "value<", 0.5, "top-5 % of 10M under 0.5 s"),
     *[(f"engine.plan.{p}.1M", "value<", 1.0, f"epoch plan ({p}) for 1M under 1 s")
       for p in ("top5pct", "quota", "stochastic")],
+    # issue 15: checksums verified while the store is read
+    ("scoring.store.warm.verified", "ratio>=", 0.9, "verified store scoring ≥ 0.9× unverified"),
+    ("scoring.cosine.store", "ratio>=", 0.9, "cold verified store scoring ≥ 0.9× cold read"),
 ]
 
 

@@ -80,6 +80,9 @@ import Winnow
     #expect(outputs[0] == outputs[1] && outputs[1] == outputs[2])
     let manifest = String(decoding: try ws.data("sel.json"), as: UTF8.self)
     #expect(manifest.contains(try Checksum.sha256(ofFile: ws.path("s-influence.npy"))))
+    // The outputs' checksums, computed while they were written, match the files.
+    #expect(manifest.contains(try Checksum.sha256(ofFile: ws.path("ids.npy"))))
+    #expect(manifest.contains(try Checksum.sha256(ofFile: ws.path("sel.csv"))))
     #expect(manifest.contains("\"winnowVersion\" : \"\(Runtime.version)\""))
   }
 

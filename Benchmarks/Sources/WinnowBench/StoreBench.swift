@@ -14,8 +14,12 @@ struct StoreSizes {
 }
 
 /// Store figures, from the `winnow` CLI run as a child with `--stats`:
+/// - `store.import`: GB/s of `winnow store import` (checksums computed as
+///   the shards are written);
 /// - `scoring.cosine.store`: GB/s of features scored from a feature store
-///   on disk after the page cache is emptied, against `disk.read.cold`;
+///   on disk after the page cache is emptied, checksums verified while
+///   reading (the default), against `disk.read.cold`;
+/// - the warm and checksum figures of `benchStoreVerification`;
 /// - `scoring.store.peak-rss`: peak resident memory (VmHWM) of that run,
 ///   against `scoring.store.memory-cap` (the store is ≥ 4× the cap).
 /// Skipped (absent from the report) when the CLI has no `score` command.
@@ -33,21 +37,30 @@ func benchStore(_ report: Report, _ options: Options) throws {
   try writeFeatures(dir + "/train.npy", rows: s.rows, k: s.k, seed: 21)
   try writeFeatures(dir + "/target.npy", rows: s.targets, k: s.k, seed: 22)
   let store = dir + "/store"
-  let imported = try runChild(winnow, ["store", "import", "--input", dir + "/train.npy", "--store", store])
+  var imported: (status: Int32, stderr: String, output: String) = (1, "", "")
+  let importTime = try wallTime {
+    imported = try runChild(winnow, ["store", "import", "--input", dir + "/train.npy", "--store", store])
+  }
   guard imported.status == 0 else { throw OptionError("winnow store import failed: \(imported.stderr)") }
+  report.add("store.import", Double(s.bytes) / importTime / 1e9, "GB/s",
+             note: "winnow store import of a \(s.bytes >> 20) MiB .npy (in the page cache), "
+               + "SHA-256 of each shard computed as it is written, process time included")
   try FileManager.default.removeItem(atPath: dir + "/train.npy")
-  let method = evictFromPageCache(store)
-  let run = try runChild(winnow, [
+  let scoreArgs = [
     "score", "--train", store, "--target", dir + "/target.npy", "--output", dir + "/scores.npy",
-    "--memory-cap", String(s.memoryCap), "--no-verify", "--stats",
-  ])
+    "--memory-cap", String(s.memoryCap), "--stats",
+  ]
+  try benchStoreVerification(report, winnow: winnow, scoreArgs: scoreArgs, store: store, bytes: s.bytes)
+  let method = evictFromPageCache(store)
+  let run = try runChild(winnow, scoreArgs)
   guard run.status == 0, let elapsed = statsValue(run.stderr, "elapsed:"),
         let peak = statsValue(run.stderr, "peak RSS:") else {
     throw OptionError("winnow score failed: \(run.stderr)")
   }
   report.add("scoring.cosine.store", Double(s.bytes) / elapsed / 1e9, "GB/s", vs: "disk.read.cold",
              note: "winnow score --memory-cap \(s.memoryCap >> 20)M of a \(s.bytes >> 20) MiB store "
-               + "(\(s.rows) × \(s.k), \(s.targets) targets) after \(method.rawValue), process time included")
+               + "(\(s.rows) × \(s.k), \(s.targets) targets) after \(method.rawValue), checksums verified "
+               + "while reading (the default), process time included")
   report.add("scoring.store.memory-cap", Double(s.memoryCap) / 1_048_576, "MiB",
              note: "the store is \(s.bytes / s.memoryCap)× the cap")
   report.add("scoring.store.peak-rss", peak / 1_048_576, "MiB", vs: "scoring.store.memory-cap",

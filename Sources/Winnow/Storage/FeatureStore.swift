@@ -14,8 +14,11 @@
 /// Rows are the shards' rows in manifest order. Only shards listed in the
 /// manifest exist for readers; a shard still being written is invisible.
 ///
+/// `<f4` rows are read with `pread` into the caller's memory (see
+/// `StoreBlockReader`), `<f2` rows from a memory mapping, converted.
+///
 /// Thread safety: reads may run concurrently; the store is immutable.
-public final class FeatureStore: FeatureSource, ContiguousFeatureSource, @unchecked Sendable {
+public final class FeatureStore: FeatureSource, @unchecked Sendable {
   // @unchecked: every stored property is immutable after init.
 
   /// The store's directory.
@@ -25,6 +28,11 @@ public final class FeatureStore: FeatureSource, ContiguousFeatureSource, @unchec
   /// The complete shards, in row order.
   public let shards: [FeatureStoreShard]
   private let arrays: [NPYArray]
+  /// Per shard, the features file's checksum verified as rows are read
+  /// (`.whileReading`), else nil.
+  let streamedChecksums: [StreamingChecksum?]
+  /// Reads `<f4` rows with `pread` (see `StoreBlockReader`).
+  private let blocks: StoreBlockReader
   /// `starts[s]` is shard `s`'s first row; `starts.last` is `rowCount`.
   private let starts: [Int]
 
@@ -35,19 +43,33 @@ public final class FeatureStore: FeatureSource, ContiguousFeatureSource, @unchec
   }
 
   /// Opens the store at `directory`, checking every shard's dtype, shape and
-  /// (unless `verifyChecksums` is false) SHA-256 against the manifest.
+  /// (unless `verifyChecksums` is false) SHA-256 against the manifest, all
+  /// before it returns (`Verification.whenOpened`).
   ///
   /// - Throws: `.io` for a missing manifest or shard; `.format` naming the
   ///   shard whose shape, dtype or checksum does not match the manifest.
   /// - Complexity: O(shards), plus one read of every file to verify checksums.
-  public init(directory: URL, verifyChecksums: Bool = true) throws {
+  public convenience init(directory: URL, verifyChecksums: Bool = true) throws {
+    try self.init(directory: directory, verification: verifyChecksums ? .whenOpened : .none)
+  }
+
+  /// Opens the store at `directory`, checking every shard's dtype and shape
+  /// against the manifest, and its SHA-256 as `verification` says.
+  ///
+  /// - Throws: `.io` for a missing manifest or shard; `.format` naming the
+  ///   shard whose shape, dtype or (with `.whenOpened`) checksum does not
+  ///   match the manifest.
+  /// - Complexity: O(shards); `.whenOpened` adds one read of every file,
+  ///   `.whileReading` one read of the ids files (8 bytes a row).
+  public init(directory: URL, verification: Verification) throws {
     let manifest = try FeatureStoreManifest.load(from: directory)
     self.directory = directory
     metadata = manifest.metadata
     shards = manifest.shards
-    var arrays = [NPYArray](), starts = [0]
+    var arrays = [NPYArray](), starts = [0], streamed = [StreamingChecksum?]()
     for shard in shards {
-      let features = try Self.open(shard.features, in: directory, shard: shard, verify: verifyChecksums)
+      let features = try Self.open(
+        shard.features, in: directory, shard: shard, verify: verification == .whenOpened)
       let want = [shard.rows, metadata.k]
       guard features.dtype.rawValue == metadata.dtype, features.shape == want else {
         throw WinnowError(
@@ -55,16 +77,21 @@ public final class FeatureStore: FeatureSource, ContiguousFeatureSource, @unchec
           "\(features.url.path): shard holds \(features.dtype.rawValue) \(features.shape); "
             + "the manifest says \(metadata.dtype) \(want)")
       }
-      let ids = try Self.open(shard.ids, in: directory, shard: shard, verify: verifyChecksums)
+      let ids = try Self.open(shard.ids, in: directory, shard: shard, verify: verification != .none)
       guard ids.dtype == .int64, ids.shape == [shard.rows] else {
         throw WinnowError(
           .format, "\(ids.url.path): ids hold \(ids.dtype.rawValue) \(ids.shape), expected <i8 [\(shard.rows)]")
       }
       arrays.append(features)
       starts.append(starts[starts.count - 1] + shard.rows)
+      streamed.append(
+        verification == .whileReading
+          ? try StreamingChecksum(features, expected: shard.featuresSHA256) : nil)
     }
     self.arrays = arrays
     self.starts = starts
+    self.streamedChecksums = streamed
+    blocks = StoreBlockReader(paths: arrays.map(\.url.path))
   }
 
   private static func open(
@@ -115,7 +142,17 @@ public final class FeatureStore: FeatureSource, ContiguousFeatureSource, @unchec
   public func readRows(_ rows: Range<Int>, into out: UnsafeMutablePointer<Float>) throws {
     try checkRange(rows)
     for piece in pieces(rows) {
-      try arrays[piece.shard].readFloatRows(piece.local, into: out + piece.offset * dim)
+      let target = out + piece.offset * dim
+      guard arrays[piece.shard].dtype == .float32, !piece.local.isEmpty else {
+        try whileHashing(piece.shard, piece.local) {
+          try arrays[piece.shard].readFloatRows(piece.local, into: target)
+        }
+        continue
+      }
+      // `<f4`: straight from the file into the caller's rows, hashed as they land.
+      try blocks.read(
+        shard: piece.shard, bytes: byteRange(piece.shard, piece.local), into: target,
+        checksum: streamedChecksums[piece.shard])
     }
   }
 
@@ -123,12 +160,15 @@ public final class FeatureStore: FeatureSource, ContiguousFeatureSource, @unchec
     for piece in pieces(rows) { arrays[piece.shard].releasePages(rows: piece.local) }
   }
 
-  func withRows<R>(
-    _ rows: Range<Int>, _ body: (UnsafePointer<Float>) throws -> R
-  ) throws -> R? {
-    try checkRange(rows)
-    let parts = pieces(rows)
-    guard parts.count == 1, let part = parts.first else { return nil }
-    return try arrays[part.shard].withRows(part.local, body)
+  /// The file bytes of rows `local` of shard `s`.
+  private func byteRange(_ s: Int, _ local: Range<Int>) -> Range<Int> {
+    let rowBytes = dim * arrays[s].dtype.itemSize
+    return (arrays[s].dataOffset + local.lowerBound * rowBytes)..<(arrays[s].dataOffset + local.upperBound * rowBytes)
+  }
+
+  /// Runs `work` on rows `local` of shard `s` while hashing the shard up to
+  /// their end (`.whileReading`); throws the shard's verdict on a mismatch.
+  private func whileHashing<R>(_ s: Int, _ local: Range<Int>, _ work: () throws -> R) throws -> R {
+    try StreamingChecksum.whileHashing(streamedChecksums[s], to: byteRange(s, local).upperBound, work)
   }
 }

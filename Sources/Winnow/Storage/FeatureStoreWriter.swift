@@ -25,6 +25,12 @@
 ///     }
 ///     try writer.close()
 ///
+/// Each shard file's SHA-256 is computed while it is written (each byte is
+/// written once and never read back), which needs the shard's row count
+/// before its first row: `shardRows`, or for the last shard what is left of
+/// `expectedInputRows`. Without that hint a short last shard is read back
+/// once to hash it.
+///
 /// With the same `shardRows` and input, an interrupted and resumed ingest
 /// yields byte-identical files to an uninterrupted one (manifests hold no
 /// timestamps). Thread safety: use one writer per store, from one thread.
@@ -37,6 +43,8 @@ public final class FeatureStoreWriter {
   private var features: NPYWriter?
   private var ids: NPYWriter?
   private var open = (rows: 0, inputStart: 0)
+  /// The total input rows of this ingest, when the producer knows it.
+  private let expectedInputRows: Int?
 
   /// The first input row not yet in a complete shard: where a resumed
   /// ingest starts (rows appended to the open shard are not counted).
@@ -50,10 +58,13 @@ public final class FeatureStoreWriter {
   /// - Parameters:
   ///   - metadata: must equal the existing store's metadata, if any.
   ///   - shardRows: rows per shard, `> 0`.
+  ///   - expectedInputRows: the total number of input rows, when known, so
+  ///     that a short last shard is hashed while written, too.
   /// - Throws: `.invalidArgument` for bad metadata or a store made with
   ///   other metadata; `.io`/`.format` for an unreadable store.
   public static func openOrCreate(
-    directory: URL, metadata: FeatureStoreMetadata, shardRows: Int = 65_536
+    directory: URL, metadata: FeatureStoreMetadata, shardRows: Int = 65_536,
+    expectedInputRows: Int? = nil
   ) throws -> FeatureStoreWriter {
     guard metadata.featureDType != nil, metadata.k > 0, shardRows > 0 else {
       throw WinnowError.invalid(
@@ -76,13 +87,17 @@ public final class FeatureStoreWriter {
       manifest = FeatureStoreManifest(metadata: metadata)
       try manifest.save(to: directory)
     }
-    let writer = FeatureStoreWriter(directory: directory, manifest: manifest, shardRows: shardRows)
+    let writer = FeatureStoreWriter(
+      directory: directory, manifest: manifest, shardRows: shardRows, expectedInputRows: expectedInputRows)
     try writer.removeLeftovers()
     return writer
   }
 
-  private init(directory: URL, manifest: FeatureStoreManifest, shardRows: Int) {
+  private init(
+    directory: URL, manifest: FeatureStoreManifest, shardRows: Int, expectedInputRows: Int?
+  ) {
     self.directory = directory
+    self.expectedInputRows = expectedInputRows
     self.manifest = manifest
     self.shardRows = shardRows
     let last = manifest.shards.last
@@ -105,7 +120,7 @@ public final class FeatureStoreWriter {
   ///   - features: `rows × k` floats, row-major, converted to the store's dtype.
   ///   - ids: `rows` sample ids; nil uses the input row numbers.
   /// - Throws: `.shapeMismatch` when the counts disagree; `.io` on a write failure.
-  /// - Complexity: O(rows·k), plus a checksum read of each finished shard.
+  /// - Complexity: O(rows·k); checksums are computed as the bytes are written.
   public func append(features: UnsafeBufferPointer<Float>, ids: [Int64]? = nil) throws {
     let k = manifest.metadata.k
     guard features.count % k == 0, ids == nil || ids?.count == features.count / k else {
@@ -132,9 +147,15 @@ public final class FeatureStoreWriter {
     guard features == nil else { return }
     let (f, i) = shardNames(manifest.shards.count)
     let dtype = manifest.metadata.featureDType ?? .float32
+    // The header holds the row count and comes first, so the count must be
+    // known before the first row for the hash to be computed while writing.
+    var rows = shardRows
+    if let total = expectedInputRows, total > open.inputStart { rows = min(rows, total - open.inputStart) }
     features = try NPYWriter(
-      url: directory.appendingPathComponent(f), dtype: dtype, rowShape: [manifest.metadata.k])
-    ids = try NPYWriter(url: directory.appendingPathComponent(i), dtype: .int64, rowShape: [])
+      url: directory.appendingPathComponent(f), dtype: dtype, rowShape: [manifest.metadata.k],
+      expectedRows: rows)
+    ids = try NPYWriter(
+      url: directory.appendingPathComponent(i), dtype: .int64, rowShape: [], expectedRows: rows)
   }
 
   private func shardNames(_ index: Int) -> (features: String, ids: String) {
@@ -144,7 +165,8 @@ public final class FeatureStoreWriter {
   }
 
   /// Publishes the open shard, if it has rows: both files atomically, then
-  /// the manifest listing it with its checksums.
+  /// the manifest listing it with its checksums (computed while writing;
+  /// read back only for a shard whose row count was not known in advance).
   public func finishShard() throws {
     guard let f = features, let i = ids, open.rows > 0 else { return }
     try f.finalize()
@@ -155,8 +177,7 @@ public final class FeatureStoreWriter {
     manifest.shards.append(
       FeatureStoreShard(
         features: fName, ids: iName, rows: open.rows, inputStart: open.inputStart,
-        featuresSHA256: try SHA256.hex(ofFile: directory.appendingPathComponent(fName).path),
-        idsSHA256: try SHA256.hex(ofFile: directory.appendingPathComponent(iName).path)))
+        featuresSHA256: try f.checksumOrRead(), idsSHA256: try i.checksumOrRead()))
     try manifest.save(to: directory)
     open = (0, open.inputStart + open.rows)
   }

@@ -91,6 +91,12 @@ public final class NPYArray: @unchecked Sendable {
   /// Address of the first element.
   var dataStart: UnsafeRawPointer { mapping + header.dataOffset }
 
+  /// The whole file, header included, as mapped (for streaming checksums).
+  var fileBytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: mapping, count: mappedLength) }
+
+  /// Offset of the first element in the file.
+  var dataOffset: Int { header.dataOffset }
+
   /// Checks that `rows` lies within `0..<rowCount`.
   func checkRows(_ rows: Range<Int>) throws {
     guard rows.lowerBound >= 0, rows.upperBound <= rowCount else {

@@ -44,6 +44,28 @@ enum NPYSyscalls {
     return (fd, Int(info.st_size))
   }
 
+  /// Reads exactly `count` bytes at file offset `offset` into `bytes`.
+  ///
+  /// The corresponding C function is `pread`.
+  /// - Throws: `.io` naming the file on an error, or `.format` when the file
+  ///   ends first (it was truncated).
+  static func readAll(
+    _ fd: Int32, into bytes: UnsafeMutableRawPointer, count: Int, at offset: Int, path: String
+  ) throws {
+    var done = 0
+    while done < count {
+      let n = pread(fd, bytes + done, count - done, off_t(offset + done))
+      if n < 0 {
+        if errno == EINTR { continue }
+        throw WinnowError(.io, "\(path): read failed: \(describe())")
+      }
+      guard n > 0 else {
+        throw WinnowError(.format, "\(path): the file ends at byte \(offset + done), before \(offset + count)")
+      }
+      done += n
+    }
+  }
+
   /// Maps `length` bytes of `fd` read-only and shared.
   ///
   /// The corresponding C function is `mmap`.
@@ -59,6 +81,21 @@ enum NPYSyscalls {
   /// Unmaps a mapping made by `mapReadOnly`.
   static func unmap(_ address: UnsafeRawPointer, length: Int) {
     munmap(UnsafeMutableRawPointer(mutating: address), length)
+  }
+
+  /// Asks the kernel to start reading `length` bytes at `address` (page
+  /// aligned) into the page cache now, without waiting: read-ahead for a
+  /// mapping scanned block by block. The corresponding C function is
+  /// `madvise(MADV_WILLNEED)`.
+  static func prefetch(_ address: UnsafeRawPointer, length: Int) {
+    _ = madvise(UnsafeMutableRawPointer(mutating: address), length, Int32(MADV_WILLNEED))
+  }
+
+  /// Asks the kernel to start reading `length` bytes of `fd` at `offset`
+  /// into the page cache, without waiting. The corresponding C function is
+  /// `posix_fadvise(POSIX_FADV_WILLNEED)`.
+  static func prefetch(_ fd: Int32, offset: Int, length: Int) {
+    _ = posix_fadvise(fd, off_t(offset), off_t(length), Int32(POSIX_FADV_WILLNEED))
   }
 
   /// Drops the resident pages of `[address, address + length)` of a file mapping.

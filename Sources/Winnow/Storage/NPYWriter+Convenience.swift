@@ -16,10 +16,12 @@ extension NPYWriter {
   ///     `[N, k]` for `N × k`); their product must equal `floats.count`.
   ///   - url: the destination, replaced atomically.
   ///   - dtype: `.float32` or `.float16` (rounded to nearest even).
+  /// - Returns: the file's SHA-256 (hex), computed while writing.
   /// - Throws: `.shapeMismatch` if the shape does not match the count;
   ///   `.unsupported` for an integer dtype; `.io` if writing fails.
+  @discardableResult
   public static func write(_ floats: [Float], shape: [Int], to url: URL,
-                           dtype: NPYDType = .float32) throws {
+                           dtype: NPYDType = .float32) throws -> String {
     guard dtype.isFloat else {
       throw WinnowError(.unsupported, "\(url.path): cannot write floats as '\(dtype.rawValue)'")
     }
@@ -35,10 +37,11 @@ extension NPYWriter {
       throw WinnowError.shape("\(url.path): shape \(shape) needs \(count) elements, got \(floats.count)")
     }
     let writer = try NPYWriter(url: url, dtype: dtype, rowShape: Array(shape.dropFirst()),
-                               version: .v1_0, scalar: shape.isEmpty)
+                               version: .v1_0, scalar: shape.isEmpty, expectedRows: shape.first)
     try floats.withUnsafeBufferPointer { try writer.append(floats: $0) }
     if let rows = shape.first, count == 0 { try writer.appendEmptyRows(rows - writer.rowCount) }
     try writer.finalize()
+    return try writer.checksumOrRead()
   }
 
   /// Writes a 1-D `<i8` array to `url` atomically.
@@ -46,10 +49,22 @@ extension NPYWriter {
   /// - Parameters:
   ///   - ints: the elements.
   ///   - url: the destination, replaced atomically.
+  /// - Returns: the file's SHA-256 (hex), computed while writing.
   /// - Throws: `.io` if writing fails.
-  public static func write(_ ints: [Int64], to url: URL) throws {
-    let writer = try NPYWriter(url: url, dtype: .int64, rowShape: [])
+  @discardableResult
+  public static func write(_ ints: [Int64], to url: URL) throws -> String {
+    let writer = try NPYWriter(url: url, dtype: .int64, rowShape: [], expectedRows: ints.count)
     try writer.append(int64: ints)
     try writer.finalize()
+    return try writer.checksumOrRead()
+  }
+
+  /// The finalized file's SHA-256: the one computed while writing, or, when
+  /// the row count differed from the expected one, read back from the file.
+  ///
+  /// - Complexity: O(1), or one read of the file in the second case.
+  func checksumOrRead() throws -> String {
+    if let checksum { return checksum }
+    return try SHA256.hex(ofFile: url.path)
   }
 }

@@ -17,6 +17,13 @@ import CWinnowKernels
 /// nothing appears at the target path; `abandon()`, a failed write or
 /// deinit without `finalize()` removes the temporary.
 ///
+/// The file's SHA-256 is computed while it is written, never by reading it
+/// back: the bytes are hashed in file order as they go out. The header
+/// comes first, so the hash is right only if the header written first is
+/// the final one: give `expectedRows` when the row count is known in
+/// advance, and `checksum` is the file's SHA-256 after `finalize()` when the
+/// count came out as expected (nil otherwise).
+///
 /// Thread safety: not thread-safe; use one writer from one thread at a time.
 public final class NPYWriter {
   /// Rows appended so far.
@@ -38,6 +45,13 @@ public final class NPYWriter {
   private var fileBytes = 0
   private let buffer: UnsafeMutableRawPointer
   private var buffered = 0
+  /// The hash of the bytes written so far, in file order (header first).
+  private let hash: SHA256
+  /// The row count the first header was written with.
+  private let provisionalRows: Int
+  /// The file's SHA-256 (lowercase hex), set by `finalize()` when the header
+  /// written first was the final one (`expectedRows` was right).
+  public private(set) var checksum: String?
 
   private enum State: CustomStringConvertible {
     case open, finalized, abandoned, failed
@@ -66,12 +80,17 @@ public final class NPYWriter {
   ///     exceed 65535 bytes.
   /// - Throws: `.invalidArgument` for a negative or overflowing row shape;
   ///   `.io` naming the directory if the temporary cannot be created there.
+  ///   - expectedRows: the row count, when known in advance: the header is
+  ///     written with it from the start, so `checksum` can be computed while
+  ///     writing.
   public convenience init(url: URL, dtype: NPYDType, rowShape: [Int],
-                          version: NPYFormatVersion = .v1_0) throws {
-    try self.init(url: url, dtype: dtype, rowShape: rowShape, version: version, scalar: false)
+                          version: NPYFormatVersion = .v1_0, expectedRows: Int? = nil) throws {
+    try self.init(url: url, dtype: dtype, rowShape: rowShape, version: version, scalar: false,
+                  expectedRows: expectedRows)
   }
 
-  init(url: URL, dtype: NPYDType, rowShape: [Int], version: NPYFormatVersion, scalar: Bool) throws {
+  init(url: URL, dtype: NPYDType, rowShape: [Int], version: NPYFormatVersion, scalar: Bool,
+       expectedRows: Int? = nil) throws {
     var rowLength = 1
     for dimension in rowShape {
       let (product, overflow) = rowLength.multipliedReportingOverflow(by: dimension)
@@ -88,9 +107,21 @@ public final class NPYWriter {
       version = .v2_0
       header = NPYHeader.encode(dtype: dtype, shape: shape, version: version)
     }
-    guard let header else {
+    guard var header else {
       throw WinnowError.invalid("\(url.path): row shape \(rowShape) makes the header too large")
     }
+    // The header keeps the length it has for 0 rows (room for a 20-digit
+    // count, so the final one always fits); it holds the expected count
+    // from the start when one is given.
+    var provisionalRows = scalar ? 1 : 0
+    if !scalar, let expectedRows, expectedRows > 0,
+      let expected = NPYHeader.encode(
+        dtype: dtype, shape: [expectedRows] + rowShape, version: version, length: header.count)
+    {
+      header = expected
+      provisionalRows = expectedRows
+    }
+    let hash = try SHA256()
     let directory = url.deletingLastPathComponent().path
     let (temporaryPath, fd) = try NPYWriter.createTemporary(for: url, in: directory)
     self.url = url
@@ -102,9 +133,11 @@ public final class NPYWriter {
     self.headerLength = header.count
     self.temporaryPath = temporaryPath
     self.fd = fd
+    self.hash = hash
+    self.provisionalRows = provisionalRows
     self.buffer = UnsafeMutableRawPointer.allocate(byteCount: NPYWriter.bufferSize, alignment: 64)
     do {
-      try writeHeader(header)
+      try writeFirstHeader(header)
     } catch {
       discard(.failed)
       throw error
@@ -234,6 +267,7 @@ public final class NPYWriter {
   private func writeThrough(_ bytes: UnsafeRawPointer, count: Int) throws {
     do {
       try NPYSyscalls.writeAll(fd, bytes, count: count, at: headerLength + fileBytes, path: temporaryPath)
+      hash.update(UnsafeRawBufferPointer(start: bytes, count: count))
       fileBytes += count
     } catch {
       discard(.failed)
@@ -255,6 +289,12 @@ public final class NPYWriter {
       guard let base = bytes.baseAddress else { return }
       try NPYSyscalls.writeAll(fd, base, count: bytes.count, at: 0, path: temporaryPath)
     }
+  }
+
+  /// Writes and hashes the first header; later rewrites are not hashed.
+  private func writeFirstHeader(_ header: [UInt8]) throws {
+    try writeHeader(header)
+    header.withUnsafeBytes { hash.update($0) }
   }
 
   // MARK: - Publishing
@@ -279,13 +319,18 @@ public final class NPYWriter {
       else {
         throw WinnowError(.internal, "\(url.path): the final header does not fit the space reserved for it")
       }
-      try writeHeader(header)
+      // The header is rewritten only when the count differs from the one
+      // written first, which also makes the streamed hash stale.
+      let streamed = rowCount == provisionalRows
+      if !streamed { try writeHeader(header) }
+      let digest = streamed ? try hash.finalizeHex() : nil
       try NPYSyscalls.sync(fd, path: temporaryPath)
       let closing = fd
       fd = -1
       try NPYSyscalls.closeChecked(closing, path: temporaryPath)
       try NPYSyscalls.renameAtomically(temporaryPath, to: url.path)
       state = .finalized
+      checksum = digest
       try NPYSyscalls.syncDirectory(url.deletingLastPathComponent().path)
     } catch {
       if state == .open { discard(.failed) }

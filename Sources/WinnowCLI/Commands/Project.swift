@@ -138,7 +138,8 @@ struct Project: ParsableCommand {
       projector: kind.rawValue + (adam ? "/adam" : ""), seed: seed, k: dim,
       inputDim: pieces.dim, dtype: dtype, checkpoint: checkpoint, weight: weight)
     let writer = try FeatureStoreWriter.openOrCreate(
-      directory: URL(fileURLWithPath: store), metadata: metadata, shardRows: shardRows)
+      directory: URL(fileURLWithPath: store), metadata: metadata, shardRows: shardRows,
+      expectedInputRows: pieces.rowCount)
     return StoreSink(writer: writer, ids: idValues)
   }
 }

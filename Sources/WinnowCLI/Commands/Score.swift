@@ -18,10 +18,12 @@ struct Score: ParsableCommand {
       and may differ in size. The output is <f4 of shape (N,); rows skipped with \
       --skip-nonfinite score -inf, which `winnow select` never selects.
 
-      A --train or --target may be a feature store directory (see `winnow store import`); its \
-      shard checksums are verified first unless --no-verify. When both record their projection \
-      (tool, kind, seed, k, model id) and these differ, scoring is refused unless \
-      --allow-mixed-projections. Train rows are streamed in blocks \
+      A --train or --target may be a feature store directory (see `winnow store import`). A \
+      train store's shard checksums (SHA-256) are verified unless --no-verify: each block is \
+      hashed as it is read for scoring, on a second thread, and a mismatch fails the command, \
+      naming the shard, before any output is written (a target store is verified when opened). \
+      When both record their projection (tool, kind, seed, k, model id) and these differ, \
+      scoring is refused unless --allow-mixed-projections. Train rows are streamed in blocks \
       sized from --memory-cap, so pools larger than memory score in bounded memory.
       """
   )
@@ -95,6 +97,9 @@ struct Score: ParsableCommand {
       progress?.update(done)
     }
     progress?.finish()
+    // Every shard's verdict before any output: the scan hashed each block
+    // as it read it; this hashes what was not read (nothing, normally).
+    for case let store as FeatureStore in checkpoints.map(\.train) { try store.finishVerification() }
     try NPYWriter.write(result.scores, shape: [result.scores.count], to: URL(fileURLWithPath: output))
     if !result.skippedRows.isEmpty {
       FileHandle.standardError.write(
@@ -105,7 +110,9 @@ struct Score: ParsableCommand {
 
   private func openTrain(_ path: String) throws -> any FeatureSource {
     let url = URL(fileURLWithPath: path)
-    if FeatureStore.isStore(url) { return try FeatureStore(directory: url, verifyChecksums: !noVerify) }
+    if FeatureStore.isStore(url) {
+      return try FeatureStore(directory: url, verification: noVerify ? .none : .whileReading)
+    }
     return try openFeatures(path, role: "train features")
   }
 

@@ -15,7 +15,8 @@ struct Select: ParsableCommand {
 
       Writes the selected ids (<i8 .npy, best first: the row index, or the id from --ids or \
       from a feature store), optionally a CSV listing (rank,id,score) and a JSON manifest \
-      recording the inputs with their SHA-256, the rule and the Winnow version. Reruns give \
+      recording the inputs with their SHA-256, the rule, the Winnow version and the outputs' \
+      SHA-256 (outputsSHA256, computed as they are written). Reruns give \
       byte-identical outputs.
       """
   )
@@ -41,7 +42,7 @@ struct Select: ParsableCommand {
   @Option(name: .long, help: "CSV listing: rank,id,score.")
   var listing: String?
 
-  @Option(name: .long, help: "JSON manifest: inputs with checksums, rule, version.")
+  @Option(name: .long, help: "JSON manifest: inputs and outputs with checksums, rule, version.")
   var manifest: String?
 
   func validate() throws {
@@ -66,16 +67,18 @@ struct Select: ParsableCommand {
     }
     let idValues = try loadIDs(count: values.count)
     let selected = chosen.map { idValues?[$0] ?? Int64($0) }
-    try NPYWriter.write(selected, to: URL(fileURLWithPath: output))
+    // Output checksums are computed from the bytes as they are written.
+    var sums = ["ids": try NPYWriter.write(selected, to: URL(fileURLWithPath: output))]
     if let listing {
       var csv = "rank,id,score\n"
       for (rank, row) in chosen.enumerated() {
         csv += "\(rank + 1),\(selected[rank]),\(values[row])\n"
       }
       try writeText(csv, to: listing)
+      sums["listing"] = try Checksum.sha256(of: Array(csv.utf8))
     }
     if let manifest {
-      try writeText(try manifestJSON(pool: values.count, selected: selected.count), to: manifest)
+      try writeText(try manifestJSON(pool: values.count, selected: selected.count, sums: sums), to: manifest)
     }
   }
 
@@ -92,7 +95,7 @@ struct Select: ParsableCommand {
     return values
   }
 
-  private func manifestJSON(pool: Int, selected: Int) throws -> String {
+  private func manifestJSON(pool: Int, selected: Int, sums: [String: String]) throws -> String {
     var inputs: [String: Any] = ["scores": ["path": scores, "sha256": try Checksum.sha256(ofFile: scores)]]
     if let ids {
       let url = URL(fileURLWithPath: ids)
@@ -107,6 +110,7 @@ struct Select: ParsableCommand {
       "tool": "winnow select", "winnowVersion": Runtime.version, "inputs": inputs,
       "rule": rule, "tieBreak": "ascending row index", "poolSize": pool, "selected": selected,
       "outputs": ["ids": output, "listing": listing as Any? ?? NSNull()] as [String: Any],
+      "outputsSHA256": sums,
     ]
     let data = try JSONSerialization.data(
       withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])

@@ -76,7 +76,8 @@ struct StoreImport: ParsableCommand {
       projector: "imported", seed: 0, k: features.dim, inputDim: 0,
       dtype: dtype == .f16 ? .float16 : .float32, checkpoint: checkpoint, weight: weight)
     let writer = try FeatureStoreWriter.openOrCreate(
-      directory: URL(fileURLWithPath: store), metadata: metadata, shardRows: shardRows)
+      directory: URL(fileURLWithPath: store), metadata: metadata, shardRows: shardRows,
+      expectedInputRows: features.rowCount)
     let progress = Progress("import", total: features.rowCount)
     var block = [Float](repeating: 0, count: shardRows * features.dim)
     var start = writer.nextInputRow
