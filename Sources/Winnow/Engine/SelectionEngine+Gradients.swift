@@ -11,7 +11,8 @@ extension SelectionEngine {
       throw WinnowError.shape("gradients have dim \(dim), the projector expects D = \(projector.inputDim)")
     }
     guard rows >= 1 else { throw WinnowError.invalid("gradient rows \(rows) < 1") }
-    var out = [Float](repeating: 0, count: rows * featureDim)
+    let count = try CheckedSize.allocatable([rows, featureDim], elementSize: 4, "the projected features")
+    var out = [Float](repeating: 0, count: count)
     try out.withUnsafeMutableBufferPointer { o in
       try projector.project(x, rows: rows, into: o.baseAddress!)
     }
