@@ -617,6 +617,12 @@ static void test_issue12_sizes(void) {
   EXPECT_OK(wn_factored_projector_create(&fp, 1, lid, unit, unit, small_rank, small_rank, 1, 0));
   wn_factored_projector_free(fp);
 
+  /* A budget that lets a D = 2^40 projector cache 32 TiB of P: refused at
+  ** create (the first projection would have died allocating it). */
+  EXPECT_STATUS(wn_projector_create(&p, 0, 1, one_40, K, (size_t)1 << 50), WN_ERR_OUT_OF_MEMORY);
+  EXPECT_OK(wn_projector_create(&p, 0, 1, one_40, K, 0)); /* panels within the default 1 GiB */
+  wn_projector_free(p);
+
   /* Offsets beyond SIZE_MAX/2 do not fit 0..D-1: WN_ERR_SHAPE, as promised. */
   float out[K];
   EXPECT_OK(wn_projector_create(&p, WN_PROJECTOR_RADEMACHER, 1, D, K, 0));

@@ -12,8 +12,9 @@
 /// - a negative operand is `.invalidArgument`;
 /// - an overflowing product or sum is `.outOfMemory` ("cannot be addressed");
 /// - `allocatable` also refuses byte counts above what the process may ever
-///   hold: the physical memory of the machine, and the address-space limit
-///   (`RLIMIT_AS`, `ulimit -v`) when one is set. That check is a bound, not a
+///   hold: the physical memory of the machine, the container's memory limit
+///   (cgroup v2 `memory.max`) and the address-space limit (`RLIMIT_AS`,
+///   `ulimit -v`), whichever are set. That check is a bound, not a
 ///   promise: an allocation below it may still fail under memory pressure.
 ///
 /// Each function names `what` the size is for in its message, so the caller
@@ -92,6 +93,9 @@ package enum CheckedSize {
       let (physical, o) = pages.multipliedReportingOverflow(by: pageSize)
       if !o { best = (physical, "the physical memory of this machine") }
     }
+    if let cgroup = cgroupLimit, cgroup < best.0 {
+      best = (cgroup, "the memory limit of this container (cgroup memory.max)")
+    }
     var rl = rlimit()
     // RLIM_INFINITY is all ones (Glibc's macro does not import).
     if getrlimit(__rlimit_resource_t(RLIMIT_AS.rawValue), &rl) == 0, rl.rlim_cur != rlim_t.max,
@@ -101,6 +105,19 @@ package enum CheckedSize {
     }
     return best
   }
+
+  /// The cgroup v2 memory limit of this process's container, read once:
+  /// past it the kernel kills the process instead of failing an allocation.
+  /// `nil` when there is none (`max`) or it cannot be read.
+  static let cgroupLimit: Int? = {
+    let fd = open("/sys/fs/cgroup/memory.max", O_RDONLY)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var buffer = [UInt8](repeating: 0, count: 32)
+    let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+    let text = String(decoding: buffer[0..<max(0, n)], as: UTF8.self)
+    return Int(text.prefix(while: \.isNumber))  // "max" is no limit
+  }()
 
   private static func negative(_ value: Int, _ what: String) -> WinnowError {
     WinnowError(.invalidArgument, "\(what): size \(value) is negative (a count above 2^63 from C?)")

@@ -168,7 +168,10 @@ typedef struct wn_projector wn_projector;
 **   memory_budget  bytes P may occupy; 0 means the default (1 GiB); at
 **                  least 4*k otherwise.
 ** Returns WN_OK, WN_ERR_NULL_POINTER (out), WN_ERR_INVALID_ARGUMENT (kind,
-** a zero or too-large dimension, a budget below one row).
+** a zero or too-large dimension, a budget below one row),
+** WN_ERR_OUT_OF_MEMORY (4*k overflows, or the part of P the projector will
+** hold, min(D*k*4, the budget rounded down to whole rows), exceeds the
+** machine's memory or address-space limit).
 ** Thread safety: any thread.
 */
 int32_t wn_projector_create(wn_projector **out, int32_t kind, uint64_t seed,
