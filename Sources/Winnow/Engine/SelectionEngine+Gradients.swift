@@ -34,6 +34,9 @@ extension SelectionEngine {
     losses: UnsafePointer<Float>? = nil, referenceLosses: UnsafePointer<Float>? = nil
   ) throws {
     guard state.isOpen else { throw WinnowError(.badState, "addCandidates before beginEpoch") }
+    guard count <= poolSize else {  // before `count` rows of gradients are read
+      throw WinnowError.invalid("\(count) candidates in one batch, but the pool holds \(poolSize)")
+    }
     let f = try projected(gradients, rows: count, dim: dim)
     try addCandidates(
       ids: ids, count: count, features: f, dim: featureDim, losses: losses,
