@@ -698,10 +698,15 @@ static void test_issue12_blas_threads_under_limit(void) {
       if (s != WN_OK && s != WN_ERR_OUT_OF_MEMORY) _exit(5);
       if (wn_blas_threads() < 1 || (cpus > 0 && wn_blas_threads() > cpus)) _exit(6);
     }
+    /* A GEMM large enough for OpenBLAS to split across its threads: with
+    ** threads it failed to start, this is where it waited forever. */
+    enum { R = 512, DD = 512, KK = 64 };
+    float *x = calloc(R * DD, sizeof *x), *out = calloc(R * KK, sizeof *out);
+    if (!x || !out) _exit(9);
+    for (int i = 0; i < R * DD; i++) x[i] = (float)(i % 7) - 3;
     wn_projector *p = NULL;
-    float out[K];
-    if (wn_projector_create(&p, 0, 1, D, K, 0) != WN_OK) _exit(7);
-    if (wn_projector_project_f32(p, gradients, 1, out, K) != WN_OK) _exit(8);
+    if (wn_projector_create(&p, 0, 1, DD, KK, 0) != WN_OK) _exit(7);
+    if (wn_projector_project_f32(p, x, R, out, R * KK) != WN_OK) _exit(8);
     wn_projector_free(p);
     _exit(0);
   }
