@@ -37,9 +37,10 @@
 **     SIZE_MAX/2 is WN_ERR_INVALID_ARGUMENT (an offset or length that
 **     cannot fit a dimension is WN_ERR_SHAPE, as each function says); a
 **     product of counts that overflows, or memory the library would have to
-**     allocate beyond the machine's physical memory or the process's
-**     address-space limit (RLIMIT_AS), is WN_ERR_OUT_OF_MEMORY, with the
-**     size and the limit in the message.
+**     allocate beyond the machine's physical memory, the container's memory
+**     limit (cgroup v2 memory.max) or the process's address-space limit
+**     (RLIMIT_AS), is WN_ERR_OUT_OF_MEMORY, with the size and the limit in
+**     the message.
 **
 ** Thread safety: functions without a handle may be called from any thread at
 ** any time. A handle may be used by one thread at a time: calls on the same
