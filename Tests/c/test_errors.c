@@ -588,6 +588,11 @@ static void test_issue12_sizes(void) {
   EXPECT_STATUS(wn_scorer_create(&s, WN_MEASURE_COSINE, one_61, tp, dims, 1, NULL, NULL, 0), WN_ERR_OUT_OF_MEMORY);
   EXPECT_STATUS(wn_scorer_create(&s, WN_MEASURE_COSINE, one_40, tp, dims, 1, NULL, NULL, 0), WN_ERR_OUT_OF_MEMORY);
   EXPECT_OK(wn_scorer_create(&s, WN_MEASURE_COSINE, 1, tp, dims, 1, NULL, NULL, 0));
+  /* 2^40 rows (a caller's mapped file could hold them): the scores of one
+  ** piece need 2^40 x 5 floats of buffers, which no machine here has. */
+  const float *train[1] = {features};
+  float score[1];
+  EXPECT_STATUS(wn_scorer_score_f32(s, train, one_40, score, one_40, NULL), WN_ERR_OUT_OF_MEMORY);
   wn_scorer_free(s);
 
   /* Honest inputs, vast outputs: 2^20 rows of D = 1 (4 MiB) through a
