@@ -51,6 +51,6 @@ public func wn_set_blas_threads(_ threads: Int32) -> Int32 {
     guard (1...1024).contains(threads) else {
       throw WinnowError(.invalidArgument, "BLAS thread count \(threads) is outside 1...1024")
     }
-    Runtime.blasThreads = Int(threads)
+    try Runtime.setBLASThreads(Int(threads))
   }
 }

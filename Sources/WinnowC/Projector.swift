@@ -111,11 +111,13 @@ private func piece<T>(
   let x = try Check.present(x, "x")
   let out = try Check.present(out, "out")
   let rows = try Check.count(rows, "rows")
-  let offset = try Check.count(offset, "offset"), length = try Check.count(length, "length")
-  guard length >= 1, offset <= p.inputDim, length <= p.inputDim - offset else {
+  // An offset or length above SIZE_MAX/2 arrives negative: it does not fit
+  // 0..D-1 either, which the header promises is WN_ERR_SHAPE.
+  guard length >= 1, offset >= 0, offset <= p.inputDim, length <= p.inputDim - offset else {
     throw WinnowError(
       .shapeMismatch,
-      "the piece at offset \(offset) of width \(length) does not fit D = \(p.inputDim)")
+      "the piece at offset \(UInt(bitPattern: offset)) of width \(UInt(bitPattern: length)) "
+        + "does not fit D = \(p.inputDim)")
   }
   _ = try Check.product(rows, length, "x")
   try Check.capacity(capacity, try Check.product(rows, p.outputDim, "out"), "out")

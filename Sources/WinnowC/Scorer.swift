@@ -28,16 +28,22 @@ public func wn_scorer_create(
     }
     let c = try Check.count(checkpoints, "checkpoints")
     guard c >= 1 else { throw WinnowError(.invalidArgument, "checkpoints is 0: give at least one") }
+    // `targets`, `dims` and `weights` hold `c` entries each; a count beyond
+    // what could be addressed or held is refused before any of them is read.
+    _ = try Check.allocation([c], elementSize: MemoryLayout<Matrix>.stride, "checkpoints")
     let targets = try Check.present(targets, "targets")
     let dims = try Check.present(dims, "dims")
     let m = try Check.count(targetRows, "target_rows")
     guard m >= 1 else { throw WinnowError(.invalidArgument, "target_rows is 0: give at least one target row") }
     var sources = [Matrix]()
+    var total = 0  // floats copied so far
     for i in 0..<c {
       let k = try Check.count(dims[i], "dims[\(i)]")
       guard k >= 1 else { throw WinnowError(.invalidArgument, "dims[\(i)] is 0") }
       let t = try Check.present(targets[i], "targets[\(i)]")
       let n = try Check.product(m, k, "targets[\(i)]")
+      total = try CheckedSize.sum([total, n], "the target copies")
+      _ = try Check.allocation([total], "the copies of targets[0...\(i)]")
       sources.append(try Matrix(rows: m, cols: k, storage: Array(UnsafeBufferPointer(start: t, count: n))))
     }
     let w = weights.map { Array(UnsafeBufferPointer(start: $0, count: c)) } ?? [Double](repeating: 1, count: c)

@@ -45,7 +45,8 @@ private func select(
     let scores = try Check.present(scores, "scores")
     let outCount = try Check.present(outCount, "out_count")
     let n = try Check.count(n, "n")
-    _ = try Check.product(n, 1, "scores")
+    // The rules keep a position (8 bytes) per score: addressable and feasible.
+    _ = try Check.allocation([n], elementSize: 8, "the positions of \(n) scores")
     let capacity = try Check.count(capacity, "capacity")
     guard out != nil || capacity == 0 else {
       throw WinnowError(.nullPointer, "out_indices is NULL but capacity is \(capacity)")

@@ -18,6 +18,8 @@ import Testing
     try pre.beginEpoch(0)
     try pre.addTarget(task: 0, features: tfeats, rows: 4, dim: 16)
     try pre.addCandidates(ids: f.ids, count: 120, features: feats, dim: 16)
+    // The same computation on both sides (120 and 4 rows through the same
+    // projector, in the same batch shapes): bit-identical by promise.
     #expect(try raw.endEpoch() == (try pre.endEpoch()))
 
     let step = try raw.selectStep(
@@ -25,7 +27,15 @@ import Testing
       keep: 8, stepSize: 0.1)
     let direct = try raw.selectStep(
       features: feats, rows: 120, dim: 16, target: tfeats, keep: 8, stepSize: 0.1)
-    #expect(step == direct)
+    // Different computations: the engine projects the target gradient as a
+    // batch of one row, `tfeats` came from a batch of four, and the BLAS
+    // kernels may round the two differently (they do on AVX2). Compare up to
+    // the rounding the math allows.
+    let tolerance = greatsGainTolerance(
+      features: feats, rows: 120, k: 16, target: Array(tfeats[0..<16]), inputDim: 48, keep: 8,
+      stepSize: 0.1)
+    #expect(tolerance < 1e-4)  // the comparison still has teeth
+    expectSamePicks(step, direct, tolerance: tolerance)
     // Wrong raw dimension, and raw gradients without a projector.
     try raw.beginEpoch(1)
     #expect(throws: WinnowError.self) {

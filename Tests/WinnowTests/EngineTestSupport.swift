@@ -1,3 +1,4 @@
+import Testing
 @testable import Winnow
 
 /// A deterministic synthetic pool for engine tests.
@@ -43,4 +44,40 @@ struct EngineFixture {
     }
     return try e.endEpoch()
   }
+}
+
+/// Expects two GREATS step plans computed from the same batch along two
+/// different float paths (e.g. raw gradients projected inside the engine vs
+/// features projected in another batch shape) to agree up to rounding.
+///
+/// Gains agree to within `tolerance`. Pick order is compared exactly while the
+/// plans agree; where they first diverge, the two picks must be a near tie
+/// (their gains within `tolerance`), after which later picks depend on that
+/// choice and are no longer comparable.
+func expectSamePicks(
+  _ a: StepPlan, _ b: StepPlan, tolerance: Float, sourceLocation: SourceLocation = #_sourceLocation
+) {
+  #expect(a.indices.count == b.indices.count, sourceLocation: sourceLocation)
+  for i in 0..<min(a.indices.count, b.indices.count) {
+    #expect(abs(a.gains[i] - b.gains[i]) <= tolerance, "pick \(i)", sourceLocation: sourceLocation)
+    if a.indices[i] != b.indices[i] { return }
+  }
+}
+
+/// The rounding tolerance of GREATS gains computed from `rows × k` features
+/// that were themselves projected from `D`-dimensional gradients in float32.
+///
+/// Each gain `η⟨g_i, t⟩ − η² Σ_{j∈S} ⟨g_i, g_j⟩` sums products whose
+/// projected factors carry a relative error of at most `γ_D ≈ D·u` (a length-`D`
+/// dot product, `u = 2⁻²⁴`), then adds `k`-term dot products and up to `b`
+/// picks: at most `(D + k + b)·u` relative to the sum of the absolute terms,
+/// which Cauchy–Schwarz bounds by `η‖t‖·max‖g‖ + η²·b·max‖g‖²`. A factor 4
+/// covers the error of the bound itself (the `1/√k` scale, the `γ` terms' second order).
+func greatsGainTolerance(
+  features: [Float], rows: Int, k: Int, target: [Float], inputDim: Int, keep: Int, stepSize: Float
+) -> Float {
+  func norm(_ x: ArraySlice<Float>) -> Float { x.reduce(0) { $0 + $1 * $1 }.squareRoot() }
+  let maxRow = (0..<rows).map { norm(features[$0 * k..<($0 + 1) * k]) }.max() ?? 0
+  let scale = stepSize * norm(target[...]) * maxRow + stepSize * stepSize * Float(keep) * maxRow * maxRow
+  return 4 * Float(inputDim + k + keep) * Float.ulpOfOne / 2 * scale
 }

@@ -4,9 +4,15 @@
 ** calls out of order, stale handles. Each call must return its documented
 ** status, and the process must survive all of them.
 */
+#define _DEFAULT_SOURCE /* fork, setrlimit, alarm for the child-process test */
+#include <float.h>
 #include <math.h>
+#include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "check.h"
 
@@ -124,7 +130,7 @@ static void test_projector_errors(void) {
   EXPECT_OK(wn_projector_project_f32(p, gradients, 0, out, 0)); /* zero rows */
   EXPECT_STATUS(wn_projector_project_piece_f32(p, gradients, 1, 60, 8, out, K, 0), WN_ERR_SHAPE);
   EXPECT_STATUS(wn_projector_project_piece_f32(p, gradients, 1, 0, 0, out, K, 0), WN_ERR_SHAPE);
-  EXPECT_STATUS(wn_projector_project_piece_f32(p, gradients, 1, SIZE_MAX - 1, 4, out, K, 0), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_projector_project_piece_f32(p, gradients, 1, SIZE_MAX - 1, 4, out, K, 0), WN_ERR_SHAPE);
   EXPECT_STATUS(wn_projector_project_piece_f32(p, gradients, 1, D, 1, out, K, 0), WN_ERR_SHAPE);
   uint16_t halves[D];
   for (int i = 0; i < D; i++) halves[i] = 0x3C00;
@@ -544,6 +550,178 @@ static void test_scorer_errors(void) {
   EXPECT_TRUE(strcmp(wn_scorer_last_error(NULL), "") != 0);
 }
 
+/* MARK: - Sizes, mixtures and BLAS threads (issue 12)
+** Each reproducer once trapped, corrupted the heap, tried to allocate
+** terabytes, left a NaN mixture or hung; each must now be a status. */
+
+/* Sizes that overflow or that no machine here can hold. */
+static void test_issue12_sizes(void) {
+  const size_t one_62 = (size_t)1 << 62, one_61 = (size_t)1 << 61, one_40 = (size_t)1 << 40;
+  wn_engine *e = NULL;
+  EXPECT_OK(wn_engine_create(&e, ids, domains, N, 0, K, 1));
+  EXPECT_OK(wn_engine_begin_epoch(e, 0, 1));
+  EXPECT_OK(wn_engine_add_target(e, 0, targets, 1, K));
+  /* (2^62 + 1) x 8 bytes wrapped to 40: a heap overflow; 2^61 read past ids. */
+  EXPECT_STATUS(wn_engine_add_candidates(e, ids, one_62 + 1, NULL, 0, NULL, NULL), WN_ERR_OUT_OF_MEMORY);
+  EXPECT_STATUS(wn_engine_add_candidates(e, ids, one_62 + 1, features, K, NULL, NULL), WN_ERR_OUT_OF_MEMORY);
+  EXPECT_STATUS(wn_engine_add_candidates(e, ids, one_61, NULL, 0, NULL, NULL), WN_ERR_OUT_OF_MEMORY);
+  /* Addressable but more than the pool: refused before ids is read. */
+  EXPECT_STATUS(wn_engine_add_candidates(e, ids, one_40, NULL, 0, NULL, NULL), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_TRUE(strstr(wn_engine_last_error(e), "pool") != NULL);
+  EXPECT_STATUS(wn_engine_add_candidates(e, ids, N + 1, NULL, 0, NULL, NULL), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_OK(wn_engine_add_candidates(e, ids, N, features, K, NULL, NULL)); /* nothing was fed */
+  size_t n = 0;
+  EXPECT_OK(wn_engine_end_epoch(e, &n));
+  wn_engine_free(e);
+
+  /* feature_dim 2^62 passed and begin_epoch trapped; 2^40 died allocating 4 TiB. */
+  e = (wn_engine *)&e;
+  EXPECT_STATUS(wn_engine_create(&e, ids, domains, N, 0, one_62, 1), WN_ERR_OUT_OF_MEMORY);
+  EXPECT_TRUE(e == NULL);
+  EXPECT_STATUS(wn_engine_create(&e, ids, domains, N, 0, one_40, 1), WN_ERR_OUT_OF_MEMORY);
+  EXPECT_TRUE(strstr(wn_last_error(), "bytes") != NULL);
+
+  /* A checkpoint count of 2^61 read past the caller's arrays. */
+  wn_scorer *s = NULL;
+  const float *tp[1] = {targets};
+  const size_t dims[1] = {K};
+  EXPECT_STATUS(wn_scorer_create(&s, WN_MEASURE_COSINE, one_61, tp, dims, 1, NULL, NULL, 0), WN_ERR_OUT_OF_MEMORY);
+  EXPECT_STATUS(wn_scorer_create(&s, WN_MEASURE_COSINE, one_40, tp, dims, 1, NULL, NULL, 0), WN_ERR_OUT_OF_MEMORY);
+  EXPECT_OK(wn_scorer_create(&s, WN_MEASURE_COSINE, 1, tp, dims, 1, NULL, NULL, 0));
+  /* 2^40 rows (a caller's mapped file could hold them): the scores of one
+  ** piece need 2^40 x 5 floats of buffers, which no machine here has. */
+  const float *train[1] = {features};
+  float score[1];
+  EXPECT_STATUS(wn_scorer_score_f32(s, train, one_40, score, one_40, NULL), WN_ERR_OUT_OF_MEMORY);
+  wn_scorer_free(s);
+
+  /* Honest inputs, vast outputs: 2^20 rows of D = 1 (4 MiB) through a
+  ** 1 -> 2^20 projector are 4 TiB of features. */
+  const size_t big = (size_t)1 << 20;
+  wn_projector *p = NULL;
+  float *g = malloc(big * sizeof *g);
+  EXPECT_TRUE(g != NULL);
+  for (size_t i = 0; g && i < big; i++) g[i] = 1;
+  EXPECT_OK(wn_projector_create(&p, WN_PROJECTOR_RADEMACHER, 1, 1, big, 0));
+  EXPECT_OK(wn_engine_create(&e, ids, domains, N, 0, big, 1));
+  EXPECT_OK(wn_engine_begin_epoch(e, 0, 1));
+  if (g) EXPECT_STATUS(wn_engine_add_target_gradients(e, p, 0, g, big, 1), WN_ERR_OUT_OF_MEMORY);
+  EXPECT_TRUE(strstr(wn_engine_last_error(e), "TiB") != NULL);
+  if (g) EXPECT_OK(wn_engine_add_target_gradients(e, p, 0, g, 1, 1)); /* one row is fine */
+  wn_engine_free(e);
+  wn_projector_free(p);
+  free(g);
+
+  /* A 1 x 1 layer with ranks 2^20 x 2^20: one sample's features are 4 TiB. */
+  wn_factored_projector *fp = (wn_factored_projector *)&fp;
+  const uint64_t lid[1] = {7};
+  const size_t unit[1] = {1}, rank[1] = {big};
+  EXPECT_STATUS(wn_factored_projector_create(&fp, 1, lid, unit, unit, rank, rank, 1, 0), WN_ERR_OUT_OF_MEMORY);
+  EXPECT_TRUE(fp == NULL);
+  const size_t small_rank[1] = {4};
+  EXPECT_OK(wn_factored_projector_create(&fp, 1, lid, unit, unit, small_rank, small_rank, 1, 0));
+  wn_factored_projector_free(fp);
+
+  /* A budget that lets a D = 2^40 projector cache 32 TiB of P: refused at
+  ** create (the first projection would have died allocating it). */
+  EXPECT_STATUS(wn_projector_create(&p, 0, 1, one_40, K, (size_t)1 << 50), WN_ERR_OUT_OF_MEMORY);
+  EXPECT_OK(wn_projector_create(&p, 0, 1, one_40, K, 0)); /* panels within the default 1 GiB */
+  wn_projector_free(p);
+
+  /* Offsets beyond SIZE_MAX/2 do not fit 0..D-1: WN_ERR_SHAPE, as promised. */
+  float out[K];
+  EXPECT_OK(wn_projector_create(&p, WN_PROJECTOR_RADEMACHER, 1, D, K, 0));
+  EXPECT_STATUS(wn_projector_project_piece_f32(p, gradients, 1, SIZE_MAX, 4, out, K, 0), WN_ERR_SHAPE);
+  EXPECT_STATUS(wn_projector_project_piece_f32(p, gradients, 1, 0, SIZE_MAX, out, K, 0), WN_ERR_SHAPE);
+  EXPECT_STATUS(wn_projector_project_piece_f16(p, (const uint16_t *)gradients, 1, SIZE_MAX, 1, out, K, 0), WN_ERR_SHAPE);
+  wn_projector_free(p);
+}
+
+/* Expects `count` mixture weights that are finite, >= 0 and sum to 1. */
+static void expect_distribution(const double *m, size_t count) {
+  double sum = 0;
+  for (size_t i = 0; i < count; i++) {
+    EXPECT_TRUE(isfinite(m[i]) && m[i] >= 0);
+    sum += m[i];
+  }
+  EXPECT_TRUE(fabs(sum - 1) < 1e-12);
+}
+
+/* Extreme finite inputs to every mixture rule: DBL_MAX initial weights,
+** losses of +-FLT_MAX with smoothing 0 and the largest step sizes. Domain
+** quotas read the mixture, so a NaN would fail every later end_epoch. */
+static void test_issue12_mixtures(void) {
+  static float loss[N], ref[N];
+  for (int i = 0; i < N; i++) loss[i] = i % 3 ? FLT_MAX : -FLT_MAX, ref[i] = -loss[i];
+  const double huge[2] = {DBL_MAX, DBL_MAX};
+  for (int rule = WN_MIXTURE_FIXED; rule <= WN_MIXTURE_BANDIT; rule++) {
+    wn_engine *e = NULL;
+    EXPECT_OK(wn_engine_create(&e, ids, domains, N, 0, K, 1));
+    EXPECT_OK(wn_engine_set_initial_mixture(e, huge, 2));
+    EXPECT_OK(wn_engine_set_param_i64(e, WN_PARAM_POLICY, WN_POLICY_DOMAIN_QUOTA));
+    EXPECT_OK(wn_engine_set_param_i64(e, WN_PARAM_MIXTURE_RULE, rule));
+    EXPECT_OK(wn_engine_set_param_f64(e, WN_PARAM_MIXTURE_SMOOTHING, 0));
+    EXPECT_OK(wn_engine_set_param_f64(e, WN_PARAM_EXCESS_LOSS_STEP_SIZE, 1e6));
+    EXPECT_OK(wn_engine_set_param_f64(e, WN_PARAM_ALIGNMENT_TEMPERATURE, 1e-6));
+    EXPECT_OK(wn_engine_set_param_f64(e, WN_PARAM_ALIGNMENT_CLIP, 1e6));
+    for (int epoch = 0; epoch < 3; epoch++) {
+      size_t n = 0;
+      double mixture[2] = {NAN, NAN}, average[2] = {NAN, NAN};
+      EXPECT_OK(wn_engine_begin_epoch(e, epoch, 1));
+      EXPECT_OK(wn_engine_add_target(e, 0, targets, 2, K));
+      EXPECT_OK(wn_engine_add_candidates(e, ids, N, features, K, loss, ref));
+      EXPECT_OK(wn_engine_end_epoch(e, &n));
+      EXPECT_OK(wn_engine_plan_mixture(e, mixture, 2));
+      EXPECT_OK(wn_engine_plan_mixture_average(e, average, 2));
+      expect_distribution(mixture, 2);
+      expect_distribution(average, 2);
+    }
+    wn_engine_free(e);
+  }
+}
+
+/* wn_set_blas_threads(64..1024) under a tight address-space limit hung in
+** OpenBLAS. In a child (the limit and a hang must not reach this process),
+** with RLIMIT_AS 256 MiB above what it uses and a 60 s alarm, every request
+** must return OK (clamped to the CPUs) or WN_ERR_OUT_OF_MEMORY, leave at
+** most that many threads, and BLAS must still work afterwards. */
+static void test_issue12_blas_threads_under_limit(void) {
+  fflush(NULL);
+  pid_t child = fork();
+  if (child == 0) {
+    alarm(60);
+    long pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f || fscanf(f, "%ld", &pages) != 1) _exit(3);
+    fclose(f);
+    rlim_t used = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE);
+    struct rlimit rl = {used + (256u << 20), used + (256u << 20)};
+    if (setrlimit(RLIMIT_AS, &rl) != 0) _exit(4);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    for (int32_t t = 64; t <= 1024; t *= 2) {
+      int32_t s = wn_set_blas_threads(t);
+      if (s != WN_OK && s != WN_ERR_OUT_OF_MEMORY) _exit(5);
+      if (wn_blas_threads() < 1 || (cpus > 0 && wn_blas_threads() > cpus)) _exit(6);
+    }
+    /* A GEMM large enough for OpenBLAS to split across its threads: with
+    ** threads it failed to start, this is where it waited forever. */
+    enum { R = 512, DD = 512, KK = 64 };
+    float *x = calloc(R * DD, sizeof *x), *out = calloc(R * KK, sizeof *out);
+    if (!x || !out) _exit(9);
+    for (int i = 0; i < R * DD; i++) x[i] = (float)(i % 7) - 3;
+    wn_projector *p = NULL;
+    if (wn_projector_create(&p, 0, 1, DD, KK, 0) != WN_OK) _exit(7);
+    if (wn_projector_project_f32(p, x, R, out, R * KK) != WN_OK) _exit(8);
+    wn_projector_free(p);
+    _exit(0);
+  }
+  int status = -1;
+  EXPECT_TRUE(child > 0 && waitpid(child, &status, 0) == child);
+  if (WIFSIGNALED(status)) fprintf(stderr, "blas-threads child: signal %d (SIGALRM = hang)\n", WTERMSIG(status));
+  if (WIFEXITED(status) && WEXITSTATUS(status)) fprintf(stderr, "blas-threads child: exit %d\n", WEXITSTATUS(status));
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 int main(void) {
   make_inputs();
   test_statuses();
@@ -554,5 +732,8 @@ int main(void) {
   test_no_features();
   test_factored_errors();
   test_scorer_errors();
+  test_issue12_sizes();
+  test_issue12_mixtures();
+  test_issue12_blas_threads_under_limit();
   return finish("test_errors");
 }

@@ -131,6 +131,6 @@ enum BLAS {
   /// The number of threads OpenBLAS uses.
   static var threadCount: Int {
     get { Int(openblas_get_num_threads()) }
-    set { openblas_set_num_threads(Int32(clamping: max(1, newValue))) }
+    set { _ = try? setThreads(max(1, newValue)) }
   }
 }

@@ -61,13 +61,27 @@ struct EngineState {
     (lossSum, lossRows, excessSum, excessRows) = ([], [], [], [])
   }
 
+  /// Throws `.outOfMemory` unless the buffers of an engine of this size are
+  /// addressable and feasible (`CheckedSize`): `N × T` scores and `N` ids at
+  /// creation, `T × k` + `K × k` sums each epoch. The `N × k` features of the
+  /// diversity policy are checked when an epoch opens under that policy.
+  static func checkFeasible(poolSize n: Int, tasks t: Int, domains k: Int, dim: Int) throws {
+    let bytes = try CheckedSize.sum(
+      [
+        try CheckedSize.bytes([n, t], elementSize: 4, "the engine's scores"),
+        try CheckedSize.bytes([n], elementSize: 32, "the engine's per-sample state"),
+        try CheckedSize.bytes([t, dim], elementSize: 4, "the target sums (tasks × feature dim)"),
+        try CheckedSize.bytes([k + 1, dim], elementSize: 8, "the domain sums (domains × feature dim)"),
+      ], "the engine's state")
+    try CheckedSize.checkFeasible(
+      bytes: bytes, "an engine of \(n) samples, \(t) tasks, \(k) domains and feature dim \(dim)")
+  }
+
   mutating func resetMixture(_ initial: [Double]) {
     alignment = GradientAlignmentMixture(initial: initial)
     excessLoss = ExcessLossMixture(initial: initial)
     bandit = Exp3Mixture(domainCount: domains)
   }
-
-
 
   mutating func open(epoch e: Int, learningRate lr: Double, keepFeatures: Bool) {
     isOpen = true

@@ -20,7 +20,7 @@ extension SelectionEngine {
     guard dim == featureDim else {
       throw WinnowError.shape("target features have dim \(dim), the engine expects \(featureDim)")
     }
-    try Self.checkFinite(features, rows * dim, "target features")
+    try Self.checkFinite(features, try CheckedSize.product([rows, dim], "target features"), "target features")
     let k = featureDim
     var unit = [Float](repeating: 0, count: k)
     for r in 0..<rows {
@@ -50,6 +50,11 @@ extension SelectionEngine {
     losses: UnsafePointer<Float>? = nil, referenceLosses: UnsafePointer<Float>? = nil
   ) throws {
     guard count >= 0 else { throw WinnowError.invalid("candidate count \(count) < 0") }
+    // Each sample comes at most once an epoch: a larger batch is an error,
+    // found before `ids` is read or `count` positions are allocated.
+    guard count <= poolSize else {
+      throw WinnowError.invalid("\(count) candidates in one batch, but the pool holds \(poolSize)")
+    }
     var positions = [Int](repeating: 0, count: count)
     for i in 0..<count {
       guard let p = positionOfID[ids[i]] else {
@@ -101,7 +106,8 @@ extension SelectionEngine {
         state.lossSum[d] += Double(losses[i])
         state.lossRows[d] += 1
         if let references {
-          state.excessSum[d] += Double(max(losses[i] - references[i], 0))
+          // In Double: FLT_MAX − (−FLT_MAX) overflows Float to +∞.
+          state.excessSum[d] += max(Double(losses[i]) - Double(references[i]), 0)
           state.excessRows[d] += 1
         }
       }

@@ -11,7 +11,8 @@ extension SelectionEngine {
       throw WinnowError.shape("gradients have dim \(dim), the projector expects D = \(projector.inputDim)")
     }
     guard rows >= 1 else { throw WinnowError.invalid("gradient rows \(rows) < 1") }
-    var out = [Float](repeating: 0, count: rows * featureDim)
+    let count = try CheckedSize.allocatable([rows, featureDim], elementSize: 4, "the projected features")
+    var out = [Float](repeating: 0, count: count)
     try out.withUnsafeMutableBufferPointer { o in
       try projector.project(x, rows: rows, into: o.baseAddress!)
     }
@@ -33,6 +34,9 @@ extension SelectionEngine {
     losses: UnsafePointer<Float>? = nil, referenceLosses: UnsafePointer<Float>? = nil
   ) throws {
     guard state.isOpen else { throw WinnowError(.badState, "addCandidates before beginEpoch") }
+    guard count <= poolSize else {  // before `count` rows of gradients are read
+      throw WinnowError.invalid("\(count) candidates in one batch, but the pool holds \(poolSize)")
+    }
     let f = try projected(gradients, rows: count, dim: dim)
     try addCandidates(
       ids: ids, count: count, features: f, dim: featureDim, losses: losses,

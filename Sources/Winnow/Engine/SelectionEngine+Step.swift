@@ -39,7 +39,7 @@ extension SelectionEngine {
     guard rows >= 1, dim >= 1 else {
       throw WinnowError.shape("a step batch needs rows ≥ 1 and dim ≥ 1, got \(rows) × \(dim)")
     }
-    try checkFinite(features, rows * dim, "step features")
+    try checkFinite(features, try CheckedSize.product([rows, dim], "step features"), "step features")
     try checkFinite(target, dim, "step target")
     let r = try GreedyDiversity.select(
       features: features, rows: rows, dim: dim, target: target, count: keep, stepSize: stepSize)

@@ -74,6 +74,7 @@ public final class SelectionEngine {
       throw WinnowError.shape(
         "the projector maps to k = \(projector.outputDim), the engine's feature dim is \(featureDim)")
     }
+    try EngineState.checkFeasible(poolSize: ids.count, tasks: taskCount, domains: 1, dim: featureDim)
     var index = [Int64: Int](minimumCapacity: ids.count)
     for (i, id) in ids.enumerated() {
       guard index.updateValue(i, forKey: id) == nil else {
@@ -88,6 +89,7 @@ public final class SelectionEngine {
     guard k >= 1, k <= 1 << 20, d.allSatisfy({ $0 >= 0 && Int($0) < k }) else {
       throw WinnowError.invalid("domain ids must lie in 0..<\(k) (domain count \(k))")
     }
+    try EngineState.checkFeasible(poolSize: ids.count, tasks: taskCount, domains: k, dim: featureDim)
     self.ids = ids
     self.domains = d
     self.domainCount = k
@@ -136,8 +138,7 @@ public final class SelectionEngine {
     guard weights.allSatisfy({ $0 > 0 && $0.isFinite }) else {
       throw WinnowError.invalid("initial mixture weights must be positive and finite")
     }
-    let total = weights.reduce(0, +)
-    state.resetMixture(weights.map { $0 / total })
+    state.resetMixture(Softmax.normalized(weights))
   }
 
   /// The mixture the next plan starts from (the last plan's, or the initial one).
@@ -163,6 +164,9 @@ public final class SelectionEngine {
       throw WinnowError.invalid("learning rate \(learningRate) must be positive and finite")
     }
     let keep = configuration.policy == .diversity
+    if keep {  // the epoch's N × k unit-norm features
+      _ = try CheckedSize.allocatable([poolSize, featureDim], elementSize: 4, "the diversity policy's features")
+    }
     state.open(epoch: epoch, learningRate: learningRate, keepFeatures: keep)
   }
 }

@@ -16,6 +16,8 @@ extension FactoredProjector {
   /// - Complexity: O(ΣT·Σ_l(d_in·k_in + d_out·k_out + k_in·k_out)) flops;
   ///   O(ΣT·(k_in + k_out)) scratch per layer.
   public func project(tokenCounts: [Int], layers: [LayerFactors]) throws -> Matrix {
+    _ = try CheckedSize.allocatable(
+      [tokenCounts.count, featureDim], elementSize: 4, "the features of \(tokenCounts.count) samples")
     var out = Matrix(rows: tokenCounts.count, cols: featureDim)
     try out.storage.withUnsafeMutableBufferPointer {
       try project(tokenCounts: tokenCounts, layers: layers, into: $0)

@@ -58,11 +58,23 @@ public final class FactoredProjector: Sendable {
     self.seed = seed
     self.kind = kind
     var offsets: [Int] = []
-    var total = 0
+    var total = 0, factorElements = 0
     for layer in layers {
       offsets.append(total)
-      total += layer.featureCount
+      let name = "layer \(layer.id)"
+      total = try CheckedSize.sum(
+        [total, try CheckedSize.product([layer.outputRank, layer.inputRank], "the features of \(name)")],
+        "the features of all layers")
+      factorElements = try CheckedSize.sum(
+        [
+          factorElements, try CheckedSize.product([layer.inputDim, layer.inputRank], "P_in of \(name)"),
+          try CheckedSize.product([layer.outputDim, layer.outputRank], "P_out of \(name)"),
+        ], "the factor matrices")
     }
+    // The cached factor matrices, and one sample's features (every batch
+    // allocates at least that much), must be feasible before anything is.
+    _ = try CheckedSize.allocatable([factorElements], elementSize: 4, "the factor matrices")
+    _ = try CheckedSize.allocatable([total], elementSize: 4, "one sample's features (k_out·k_in summed over layers)")
     self.featureOffsets = offsets
     self.featureDim = total
     self.inputProjections = layers.map {

@@ -70,7 +70,8 @@ public struct GhostDotProducts: Sendable {
     let rows = try FactoredLayout.totalTokens(tokenCounts)
     let ordered = try layout.ordered(layers, rows: rows, what: "batch")
     let n = tokenCounts.count
-    var sums = [Double](repeating: 0, count: n * n)
+    var sums = [Double](
+      repeating: 0, count: try CheckedSize.allocatable([n, n], elementSize: 8, "the Gram matrix of \(n) samples"))
     var paths: [GhostPath] = []
     for (l, f) in ordered.enumerated() {
       let spec = layout.layers[l]

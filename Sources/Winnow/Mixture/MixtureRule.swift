@@ -20,12 +20,38 @@ public enum MixtureRule: Int32, Sendable, CaseIterable {
 }
 
 enum Softmax {
-  /// `exp(x_i − max x) / Σ_j exp(x_j − max x)`.
+  /// `exp(x_i − max x) / Σ_j exp(x_j − max x)`, NaN-free for any input
+  /// without NaN: after subtracting the maximum every term lies in `[0, 1]`
+  /// and the largest is 1, so the sum lies in `[1, K]`. Infinite inputs take
+  /// their limits: the `+∞` entries share the whole mass; all `−∞` is uniform.
   static func of(_ x: [Double]) -> [Double] {
     guard let top = x.max() else { return [] }
+    if top == .infinity {
+      let n = Double(x.lazy.filter { $0 == .infinity }.count)
+      return x.map { $0 == .infinity ? 1 / n : 0 }
+    }
+    if top == -.infinity { return [Double](repeating: 1 / Double(x.count), count: x.count) }
     let e = x.map { Glibc.exp($0 - top) }
     let z = e.reduce(0, +)
     return e.map { $0 / z }
+  }
+
+  /// The bound on the magnitude of any log-weight update (and the floor of
+  /// a log weight): far beyond `log(Double.leastNonzeroMagnitude) ≈ −745`, so
+  /// a clamped weight is exactly as 0 as the unclamped one, yet sums of two
+  /// such values stay finite and `∞ − ∞` (NaN) cannot arise.
+  static let logBound = 1e300
+
+  /// `x` clamped to `[−logBound, logBound]`.
+  static func clampLog(_ x: Double) -> Double { min(logBound, max(-logBound, x)) }
+
+  /// `w / Σ w` for positive finite weights, scaled by the largest first so
+  /// that the sum cannot overflow (`{DBL_MAX, DBL_MAX}` is `{½, ½}`).
+  static func normalized(_ w: [Double]) -> [Double] {
+    guard let top = w.max(), top > 0 else { return w }
+    let scaled = w.map { $0 / top }  // in (0, 1], the largest exactly 1
+    let total = scaled.reduce(0, +)  // in [1, K]
+    return scaled.map { $0 / total }
   }
 }
 
@@ -43,7 +69,7 @@ public struct GradientAlignmentMixture: Sendable, Equatable {
   public var mixture: [Double] { Softmax.of(logWeights) }
 
   /// Starts from `initial` (K positive weights).
-  public init(initial: [Double]) { logWeights = initial.map { Glibc.log($0) } }
+  public init(initial: [Double]) { logWeights = initial.map { Softmax.clampLog(Glibc.log($0)) } }
 
   /// Applies one update.
   /// - Parameters:
@@ -53,11 +79,13 @@ public struct GradientAlignmentMixture: Sendable, Equatable {
   public mutating func update(alignment: [Double?], clip: Double, mu: Double) {
     for d in logWeights.indices {
       guard let w = alignment[d] else { continue }
-      logWeights[d] += min(clip, max(-clip, w)) / mu
+      // A tiny μ can make c/μ overflow: bound the step (it is one anyway).
+      logWeights[d] += Softmax.clampLog(min(clip, max(-clip, w)) / mu)
     }
-    // Re-centre so log α stays bounded over long runs (softmax is unchanged).
+    // Re-centre so log α stays bounded over long runs (softmax is unchanged),
+    // and floor it: both keep every later sum and difference finite.
     let top = logWeights.max() ?? 0
-    logWeights = logWeights.map { $0 - top }
+    logWeights = logWeights.map { Softmax.clampLog($0 - top) }
   }
 }
 
@@ -76,12 +104,16 @@ public struct ExcessLossMixture: Sendable, Equatable {
   public private(set) var excess: [Double]
   /// The average of the mixtures produced by `update` (the initial one if none).
   public var average: [Double] { updates == 0 ? mixture : sum.map { $0 / Double(updates) } }
+  /// `log α`, kept so that without smoothing a weight that underflows to 0
+  /// in linear space can still come back (the update is additive in logs).
+  private var logMixture: [Double]
   private var sum: [Double]
   private var updates = 0
 
   /// Starts from `initial` (K positive weights summing to 1).
   public init(initial: [Double]) {
     mixture = initial
+    logMixture = initial.map { Softmax.clampLog(Glibc.log($0)) }
     excess = [Double](repeating: 0, count: initial.count)
     sum = [Double](repeating: 0, count: initial.count)
   }
@@ -94,8 +126,20 @@ public struct ExcessLossMixture: Sendable, Equatable {
   public mutating func update(excess observed: [Double?], stepSize: Double, smoothing: Double) {
     for d in excess.indices { if let l = observed[d] { excess[d] = l } }
     let k = Double(mixture.count)
-    let logits = mixture.indices.map { Glibc.log(mixture[$0]) + stepSize * excess[$0] }
-    mixture = Softmax.of(logits).map { (1 - smoothing) * $0 + smoothing / k }
+    // Both terms are clamped to ±1e300, so the logits are finite.
+    let logits = logMixture.indices.map {
+      logMixture[$0] + Softmax.clampLog(stepSize * excess[$0])
+    }
+    if smoothing == 0 {
+      // Normalize in log space: log α = logits − log Σ exp(logits).
+      let top = logits.max() ?? 0
+      let lse = top + Glibc.log(logits.reduce(0) { $0 + Glibc.exp($1 - top) })  // Σ ∈ [1, K]
+      logMixture = logits.map { Softmax.clampLog($0 - lse) }
+      mixture = Softmax.of(logMixture)
+    } else {
+      mixture = Softmax.of(logits).map { (1 - smoothing) * $0 + smoothing / k }
+      logMixture = mixture.map { Softmax.clampLog(Glibc.log($0)) }
+    }
     for d in sum.indices { sum[d] += mixture[d] }
     updates += 1
   }
@@ -132,7 +176,11 @@ public struct Exp3Mixture: Sendable, Equatable {
   /// Applies one update with `K` rewards, `nil` for domains not seen.
   /// - Complexity: O(K).
   public mutating func update(rewards observed: [Double?]) {
-    for d in rewards.indices { if let r = observed[d] { rewards[d] += r / mixture[d] } }
+    // π_d ≥ ε_t > 0 (K ≥ 2) and |r| ≤ FLT_MAX keep each term finite; the
+    // clamp keeps the running sum finite however long the run.
+    for d in rewards.indices {
+      if let r = observed[d] { rewards[d] = Softmax.clampLog(rewards[d] + r / mixture[d]) }
+    }
     step += 1
     let k = mixture.count
     let now = Self.exploration(step: step, domainCount: k)

@@ -63,17 +63,22 @@ public final class DenseProjector: @unchecked Sendable {
   ) throws {
     guard inputDim >= 1 else { throw WinnowError.invalid("input dimension D = \(inputDim) must be ≥ 1") }
     guard outputDim >= 1 else { throw WinnowError.invalid("output dimension k = \(outputDim) must be ≥ 1") }
-    guard memoryBudget >= outputDim * 4 else {
+    let rowBytes = try CheckedSize.bytes([outputDim], elementSize: 4, "one row of the projection matrix (k floats)")
+    guard memoryBudget >= rowBytes else {
       throw WinnowError.invalid(
-        "memory budget \(memoryBudget) B is below one row of the projection matrix (\(outputDim * 4) B)")
+        "memory budget \(memoryBudget) B is below one row of the projection matrix (\(rowBytes) B)")
     }
     _ = try BLAS.int(outputDim, "k")
+    // What the projector will hold: the whole matrix, or one panel of rows.
+    let panelRows = min(inputDim, memoryBudget / rowBytes)
+    try CheckedSize.checkFeasible(
+      bytes: panelRows * rowBytes, "the projection matrix (\(panelRows) of its \(inputDim) rows × k = \(outputDim))")
     self.matrix = RandomMatrix(kind: kind, seed: seed)
     self.inputDim = inputDim
     self.outputDim = outputDim
     self.memoryBudget = memoryBudget
     self.scale = 1 / Float(outputDim).squareRoot()
-    self.panelRows = min(inputDim, memoryBudget / (outputDim * 4))
+    self.panelRows = panelRows
     self.generatorThreads = max(1, ProcessInfo.processInfo.activeProcessorCount)
   }
 

@@ -32,7 +32,12 @@ public enum Reweighting {
       throw WinnowError.invalid("weight bounds [\(minimum), \(maximum)] must contain 1")
     }
     let top = Double(scores.max()!)
-    let e = scores.map { Glibc.exp((Double($0) - top) / temperature) }  // in (0, 1]
+    // Exponents are clamped at −600: every e_i is then a positive normal
+    // double (≥ 2.6e−261), so `w_max / min e` and every `c·e_i` below stay
+    // finite; unclamped, extreme scores (±FLT_MAX, τ = 1e−6) give e_i = 0,
+    // an infinite bracket and 0·∞ = NaN weights. A sample that far below
+    // the best gets w_min unless every other sample is equally far.
+    let e = scores.map { Glibc.exp(max(-600, (Double($0) - top) / temperature)) }  // in (0, 1]
     func mean(_ logC: Double) -> Double {
       let c = Glibc.exp(logC)
       return e.reduce(0) { $0 + min(maximum, max(minimum, c * $1)) } / Double(e.count)
@@ -66,6 +71,11 @@ public enum Reweighting {
       throw WinnowError.invalid("inclusion probabilities must lie in (0, 1]")
     }
     let scale = Double(inclusion.count) / Double(poolSize)
-    return inclusion.map { Float(scale / $0) }
+    let weights = inclusion.map { Float(scale / $0) }
+    if let i = weights.firstIndex(where: { !$0.isFinite }) {
+      throw WinnowError.invalid(
+        "inclusion probability \(inclusion[i]) is too small: its weight n/(N·π) overflows Float")
+    }
+    return weights
   }
 }

@@ -71,6 +71,10 @@ extension Scorer {
         "\(train.count) train blocks for \(targets.dims.count) checkpoints of prepared targets")
     }
     guard rows > 0 else { throw WinnowError.invalid("no train rows to score") }
+    // One block of all rows: two `rows × G` score buffers, and per row a
+    // score, a scale and a flag (counted as 3 floats).
+    let groups = try CheckedSize.sum([targets.groupCount, targets.groupCount, 3], "the scores of a piece")
+    _ = try CheckedSize.allocatable([rows, groups], elementSize: 4, "the scores of \(rows) train rows")
     let checkpoints = zip(train, targets.dims).map { pointer, k in
       ScoringCheckpoint(train: _RowPointerFeatures(base: pointer, rowCount: rows, dim: k),
                         target: _RowPointerFeatures.placeholder(dim: k))

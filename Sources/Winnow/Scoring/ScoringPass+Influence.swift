@@ -11,6 +11,17 @@ extension ScoringPass {
     let groups = plan.groupCount
     var gram = try gramMatrix(checkpoint: c)
     for i in 0..<k { gram[i * k + i] += plan.damping }
+    // Finite inputs can still overflow float32 here (a value of FLT_MAX
+    // squares to ∞), and LAPACKE would then blame its own arguments: name
+    // the file and the cause instead.
+    let train = checkpoints[c].train.label, target = checkpoints[c].target.label
+    if let bad = firstNonFinite(upperTriangleOf: gram, k) {
+      throw WinnowError(
+        .nonFinite,
+        "checkpoint \(c + 1): the Gram matrix ΦᵀΦ of the train features \(train) overflows float32 "
+          + "(entry \(bad)): features of magnitude above about 1e19 cannot be scored by influence; "
+          + "scale them down")
+    }
     // B = dᵀ, k × G row-major.
     var rhs = [Float](repeating: 0, count: k * groups)
     for g in 0..<groups {
@@ -24,11 +35,26 @@ extension ScoringPass {
         try BLAS.spotrs(n: k, nrhs: groups, a: a, lda: k, b: b, ldb: groups)
       }
     }
+    if rhs.contains(where: { !$0.isFinite }) {
+      throw WinnowError(
+        .nonFinite,
+        "checkpoint \(c + 1): solving (ΦᵀΦ + λI)⁻¹ for the targets \(target) against the train features "
+          + "\(train) overflows float32: the features are too large (or λ too small); scale them down")
+    }
     var solved = [Float](repeating: 0, count: groups * k)
     for g in 0..<groups {
       for i in 0..<k { solved[g * k + i] = rhs[i * groups + g] }
     }
     return solved
+  }
+
+  /// `(i, j)` of the first non-finite entry of the upper triangle of a
+  /// `k × k` row-major matrix, or `nil`.
+  private func firstNonFinite(upperTriangleOf m: [Float], _ k: Int) -> (Int, Int)? {
+    for i in 0..<k {
+      for j in i..<k where !m[i * k + j].isFinite { return (i, j) }
+    }
+    return nil
   }
 
   /// The upper triangle of `ΦᵀΦ` (`k × k`) for checkpoint `c`, accumulated

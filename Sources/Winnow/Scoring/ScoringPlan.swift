@@ -102,14 +102,22 @@ struct ScoringPlan {
     cap: Int, checkpoints: [ScoringCheckpoint], rows: Int, maxDim: Int,
     groups: Int, influence: Bool
   ) throws -> Int {
+    // Shapes come from files: every size is checked (a 2^31-wide influence
+    // Gram matrix is 2^64 bytes), and what a block holds must be feasible.
     let f = MemoryLayout<Float>.stride
-    let targets = checkpoints.map { $0.target.rowCount * $0.target.dim * f }.max() ?? 0
-    let directions = checkpoints.reduce(0) { $0 + groups * $1.train.dim * f }
-    let gram = influence ? maxDim * maxDim * f : 0
-    let fixed = targets + directions + gram
+    let targets = try checkpoints.map {
+      try CheckedSize.bytes([$0.target.rowCount, $0.target.dim], elementSize: f, "the targets \($0.target.label)")
+    }.max() ?? 0
+    let directions = try CheckedSize.sum(
+      try checkpoints.map { try CheckedSize.bytes([groups, $0.train.dim], elementSize: f, "the target directions") },
+      "the target directions")
+    let gram = influence
+      ? try CheckedSize.bytes([maxDim, maxDim], elementSize: f, "the \(maxDim) × \(maxDim) Gram matrix") : 0
+    let fixed = try CheckedSize.sum([targets, directions, gram], "the targets and the Gram matrix")
     // A block row costs its features twice (a copy, and the source's pages
     // until they are released) and two score rows.
-    let perRow = 2 * maxDim * f + 2 * groups * f
+    let perRow = try CheckedSize.bytes(
+      [try CheckedSize.sum([maxDim, groups], "one block row")], elementSize: 2 * f, "one block row")
     let available = cap - fixed
     guard available >= perRow else {
       throw WinnowError(
@@ -120,6 +128,7 @@ struct ScoringPlan {
     }
     var block = min(rows, available / perRow)
     if block < rows, block >= gramChunk { block -= block % gramChunk }
+    try CheckedSize.checkFeasible(bytes: fixed + block * perRow, "scoring blocks of \(block) rows")  // ≤ cap
     return block
   }
 }

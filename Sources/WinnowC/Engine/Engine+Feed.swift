@@ -35,6 +35,7 @@ public func wn_engine_add_candidates(
 ) -> Int32 {
   onEngine(engine) { e in
     let count = try Check.count(count, "count")
+    _ = try Check.product(count, 1, elementSize: 8, "ids")
     if features != nil { _ = try Check.product(count, try Check.count(dim, "dim"), "features") }
     try feed(e, ids, count, features, dim, losses, referenceLosses)
   }
@@ -89,7 +90,9 @@ private func project(
         + "for an engine of feature dim \(engine.featureDim)")
   }
   _ = try Check.product(rows, dim, "gradients")
-  var out = [Float](repeating: 0, count: try Check.product(rows, p.outputDim, "features"))
+  // `rows × D` honest inputs can ask for far more output: 2^20 rows of
+  // D = 1 through a 1 → 2^20 projector are 4 MiB in and 4 TiB out.
+  var out = [Float](repeating: 0, count: try Check.allocation([rows, p.outputDim], "the projected features"))
   try out.withUnsafeMutableBufferPointer { o in
     guard let base = o.baseAddress else { return }
     try p.project(g, rows: rows, into: base)

@@ -1,10 +1,6 @@
 import CWinnowABI
 import Winnow
 
-#if canImport(Glibc)
-  import Glibc
-#endif
-
 // wn_factored_projector_*: a thin translation of `FactoredProjector`.
 
 /// Runs `body` on the live factored projector behind `pointer`.
@@ -47,49 +43,18 @@ public func wn_factored_projector_create(
     let arrays = try [inputDims, outputDims, inputRanks, outputRanks].enumerated().map {
       try Check.present($1, ["input_dims", "output_dims", "input_ranks", "output_ranks"][$0])
     }
+    // Sizes are checked (overflow, feasibility) by `FactoredProjector.init`.
     var layers: [LinearLayerSpec] = []
-    // Sums saturate at Int.max, which the checks below then refuse.
-    var (elements, features) = (0, 0)
     for l in 0..<n {
       let din = try Check.count(arrays[0][l], "input_dims[\(l)]")
       let dout = try Check.count(arrays[1][l], "output_dims[\(l)]")
       let kin = try Check.count(arrays[2][l], "input_ranks[\(l)]")
       let kout = try Check.count(arrays[3][l], "output_ranks[\(l)]")
-      elements = saturatingSum(
-        elements, try Check.product(din, kin, "P_in of layer \(ids[l])"),
-        try Check.product(dout, kout, "P_out of layer \(ids[l])"))
-      features = saturatingSum(features, try Check.product(kin, kout, "the features of layer \(ids[l])"))
       layers.append(
         LinearLayerSpec(id: ids[l], inputDim: din, outputDim: dout, inputRank: kin, outputRank: kout))
     }
-    _ = try Check.product(features, 1, "the features of all layers")
-    try checkFits(elements)
     let p = try FactoredProjector(layers: layers, seed: seed, kind: kind)
     out.pointee = Registry.open(Handle(p), as: .factoredProjector)
-  }
-}
-
-/// `Σ terms`, or `Int.max` when it overflows.
-private func saturatingSum(_ terms: Int...) -> Int {
-  var total = 0
-  for t in terms {
-    let (next, overflow) = total.addingReportingOverflow(t)
-    if overflow { return Int.max }
-    total = next
-  }
-  return total
-}
-
-/// Refuses factor matrices of `elements` floats that exceed physical memory
-/// (allocating them would abort the process instead of failing).
-private func checkFits(_ elements: Int) throws {
-  let pages = sysconf(Int32(_SC_PHYS_PAGES)), pageSize = sysconf(Int32(_SC_PAGESIZE))
-  let memory = pages.multipliedReportingOverflow(by: pageSize)
-  let limit = pages > 0 && pageSize > 0 && !memory.overflow ? memory.partialValue : Int.max
-  guard elements >= 0, elements <= limit / 4 else {
-    throw WinnowError(
-      .outOfMemory,
-      "the factor matrices need \(UInt(bitPattern: elements)) floats, more than the machine's \(limit) bytes")
   }
 }
 
@@ -195,7 +160,7 @@ struct FactorBatch {
 
   /// Projects into a new `S × featureDim` array.
   func features(_ p: FactoredProjector) throws -> [Float] {
-    _ = try Check.product(tokenCounts.count, p.featureDim, "features")
+    _ = try Check.allocation([tokenCounts.count, p.featureDim], "the batch's features")
     return try p.project(tokenCounts: tokenCounts, layers: layers).storage
   }
 }

@@ -16,15 +16,19 @@ enum Check {
     return n
   }
 
-  /// `a · b` elements, or `WN_ERR_OUT_OF_MEMORY` if that cannot be addressed
-  /// (bytes of `elementSize` each).
+  /// `a · b` elements of a caller's array, or `WN_ERR_OUT_OF_MEMORY` if
+  /// that many (bytes of `elementSize` each) cannot be addressed. For memory
+  /// the caller already holds: no feasibility check (it may be a mapped file).
   static func product(_ a: Int, _ b: Int, elementSize: Int = 4, _ what: String) throws -> Int {
-    let (n, o1) = a.multipliedReportingOverflow(by: b)
-    let (_, o2) = n.multipliedReportingOverflow(by: elementSize)
-    guard a >= 0, b >= 0, !o1, !o2 else {
-      throw WinnowError(.outOfMemory, "\(what): \(UInt(bitPattern: a)) × \(UInt(bitPattern: b)) elements overflow the address space")
-    }
+    let n = try CheckedSize.product([a, b], what)
+    _ = try CheckedSize.bytes([n], elementSize: elementSize, what)
     return n
+  }
+
+  /// `Π factors` elements that the library will allocate: addressable and
+  /// feasible on this machine (`CheckedSize.allocatable`), or a status.
+  static func allocation(_ factors: [Int], elementSize: Int = 4, _ what: String) throws -> Int {
+    try CheckedSize.allocatable(factors, elementSize: elementSize, what)
   }
 
   /// Throws `WN_ERR_BUFFER_TOO_SMALL` unless `capacity ≥ needed`.

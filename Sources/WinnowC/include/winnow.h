@@ -33,6 +33,14 @@
 **     inputs, out-of-range parameters and calls out of order all come back
 **     as statuses. (Pointers to too-small memory cannot be detected: the
 **     sizes you pass must describe the memory you pass.)
+**   - Sizes are checked before anything is allocated: a count above
+**     SIZE_MAX/2 is WN_ERR_INVALID_ARGUMENT (an offset or length that
+**     cannot fit a dimension is WN_ERR_SHAPE, as each function says); a
+**     product of counts that overflows, or memory the library would have to
+**     allocate beyond the machine's physical memory, the container's memory
+**     limit (cgroup v2 memory.max) or the process's address-space limit
+**     (RLIMIT_AS), is WN_ERR_OUT_OF_MEMORY, with the size and the limit in
+**     the message.
 **
 ** Thread safety: functions without a handle may be called from any thread at
 ** any time. A handle may be used by one thread at a time: calls on the same
@@ -128,7 +136,12 @@ int32_t wn_blas_threads(void);
 /*
 ** Sets the number of OpenBLAS threads for the whole process, 1 to 1024.
 ** Results do not depend on it (selection is deterministic for any count).
-** Returns WN_OK or WN_ERR_INVALID_ARGUMENT.
+** A count above the number of CPUs OpenBLAS found is clamped to that number
+** (wn_blas_threads() tells the count in effect). Under an address-space
+** limit (RLIMIT_AS, `ulimit -v`) that cannot hold the new threads' buffers
+** (about 192 MiB each), where OpenBLAS would hang, the count is left as it
+** was and WN_ERR_OUT_OF_MEMORY is returned.
+** Returns WN_OK, WN_ERR_INVALID_ARGUMENT or WN_ERR_OUT_OF_MEMORY.
 ** Thread safety: call while no other thread runs Winnow or BLAS work.
 */
 int32_t wn_set_blas_threads(int32_t threads);
@@ -156,7 +169,10 @@ typedef struct wn_projector wn_projector;
 **   memory_budget  bytes P may occupy; 0 means the default (1 GiB); at
 **                  least 4*k otherwise.
 ** Returns WN_OK, WN_ERR_NULL_POINTER (out), WN_ERR_INVALID_ARGUMENT (kind,
-** a zero or too-large dimension, a budget below one row).
+** a zero or too-large dimension, a budget below one row),
+** WN_ERR_OUT_OF_MEMORY (4*k overflows, or the part of P the projector will
+** hold, min(D*k*4, the budget rounded down to whole rows), exceeds the
+** machine's memory or address-space limit).
 ** Thread safety: any thread.
 */
 int32_t wn_projector_create(wn_projector **out, int32_t kind, uint64_t seed,
@@ -271,7 +287,8 @@ typedef struct wn_factored_projector wn_factored_projector;
 ** here and cached.
 ** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_INVALID_ARGUMENT (no layers,
 ** duplicate ids, a zero dimension or rank, kind), WN_ERR_OUT_OF_MEMORY (the
-** matrices overflow or exceed the machine's memory).
+** matrices, or one sample's sum_l k_out*k_in features, overflow or exceed
+** the machine's memory).
 ** Thread safety: any thread.
 */
 int32_t wn_factored_projector_create(wn_factored_projector **out,
@@ -572,7 +589,10 @@ const char *wn_param_name(int32_t key);
 **   feature_dim   k >= 1, the dimension of every feature row fed.
 **   task_count    T in 1..1024, the number of target tasks fed each epoch.
 ** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_INVALID_ARGUMENT (empty pool,
-** duplicate id, domain out of range, bad k or T).
+** duplicate id, domain out of range, bad k or T), WN_ERR_OUT_OF_MEMORY (the
+** engine's state, N x T scores and (T + K + 1) x k sums, overflows or
+** exceeds the machine; under WN_POLICY_DIVERSITY, N x k features are
+** checked the same way at wn_engine_begin_epoch).
 ** Thread safety: any thread.
 */
 int32_t wn_engine_create(wn_engine **out, const int64_t *ids,
@@ -623,7 +643,10 @@ int32_t wn_engine_get_param_f64(const wn_engine *engine, int32_t key,
 
 /*
 ** Sets the starting domain mixture: `count` == K positive finite weights,
-** normalized here; the mixture rules restart from it.
+** normalized here (scaled by the largest first, so DBL_MAX weights are
+** fine; a weight below DBL_MIN times the largest becomes 0); the mixture
+** rules restart from it. Every rule keeps a finite mixture summing to 1 for
+** any finite inputs (losses of +-FLT_MAX, smoothing 0, any step size).
 ** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_SHAPE (count != K),
 ** WN_ERR_INVALID_ARGUMENT, WN_ERR_BAD_STATE (an epoch is open).
 ** Thread safety: as for the object.
@@ -665,7 +688,9 @@ int32_t wn_engine_add_target(wn_engine *engine, size_t task,
 /*
 ** As wn_engine_add_target from raw gradients (rows x dim, dim == the
 ** projector's D), projected with `projector` (whose k must equal the
-** engine's). Returns as wn_engine_add_target.
+** engine's). Returns as wn_engine_add_target, plus WN_ERR_OUT_OF_MEMORY when
+** the rows x k projected features would overflow or exceed the machine
+** (2^20 rows of D = 1 through a 1 -> 2^20 projector ask for 4 TiB).
 ** Thread safety: as for both objects.
 */
 int32_t wn_engine_add_target_gradients(wn_engine *engine,
@@ -679,9 +704,11 @@ int32_t wn_engine_add_target_gradients(wn_engine *engine,
 **                    feed losses only (dim is then ignored).
 **   losses           count per-sample training losses, or NULL.
 **   reference_losses count reference-model losses, or NULL (needs losses).
-** Each id may be fed once per epoch.
+** Each id may be fed once per epoch, so count <= the pool size.
 ** Returns WN_OK, WN_ERR_NULL_POINTER (engine, ids when count > 0),
-** WN_ERR_INVALID_ARGUMENT (unknown id, reference losses without losses),
+** WN_ERR_INVALID_ARGUMENT (unknown id, reference losses without losses,
+** count above the pool size: checked before `ids` is read),
+** WN_ERR_OUT_OF_MEMORY (count x 8 or count x dim x 4 bytes overflow),
 ** WN_ERR_SHAPE, WN_ERR_NON_FINITE, WN_ERR_BAD_STATE (no epoch open, an id
 ** fed twice, a task without targets).
 ** Thread safety: as for the object.
@@ -867,7 +894,8 @@ typedef struct wn_scorer wn_scorer;
 ** Returns WN_OK, WN_ERR_NULL_POINTER (out, targets, a targets[c], dims),
 ** WN_ERR_INVALID_ARGUMENT (measure, C or M or a k_c of 0, weights),
 ** WN_ERR_UNSUPPORTED (WN_MEASURE_INFLUENCE), WN_ERR_NON_FINITE (a target
-** row), WN_ERR_OUT_OF_MEMORY (sizes overflow).
+** row), WN_ERR_OUT_OF_MEMORY (C, or the C x M x k_c floats copied, overflow
+** or exceed the machine: checked before `targets`, `dims` are read).
 ** Thread safety: any thread.
 */
 int32_t wn_scorer_create(wn_scorer **out, int32_t measure, size_t checkpoints,

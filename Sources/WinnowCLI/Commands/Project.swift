@@ -98,7 +98,7 @@ struct Project: ParsableCommand {
     let started = Date()
     let pieces = try GradientPieces(paths: input, expectedDim: inputDim)
     let adam = try adamM.map { try AdamMoments(m: $0, v: adamV ?? "", dim: pieces.dim) }
-    let plan = ProjectionPlan(
+    let plan = try ProjectionPlan(
       rows: pieces.rowCount, inputDim: pieces.dim, outputDim: dim,
       budget: memoryBudget.bytes, needsConversion: pieces.needsConversion || adam != nil)
     let projector = try DenseProjector(

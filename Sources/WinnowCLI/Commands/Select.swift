@@ -52,6 +52,10 @@ struct Select: ParsableCommand {
       throw ValidationError("--fraction \(fraction) is outside (0, 1]")
     }
     for path in [output, listing, manifest].compactMap({ $0 }) { try checkOutputFolder(path) }
+    try checkDistinctOutputs(
+      [("--output", output), ("--listing", listing), ("--manifest", manifest)].compactMap { option, path in
+        path.map { (option, $0) }
+      })
   }
 
   func run() throws {

@@ -27,7 +27,7 @@ struct GradientPieces {
     var offsets = [Int](), d = 0
     for a in arrays {
       offsets.append(d)
-      d += a.rowLength
+      d = try CheckedSize.sum([d, a.rowLength], "the widths of the --input pieces (D)")
     }
     self.offsets = offsets
     dim = d

@@ -70,7 +70,7 @@ def blas_threads() -> int:
 
 
 def set_blas_threads(threads: int) -> None:
-    """Sets the process-wide OpenBLAS thread count (1 to 1024)."""
+    """Sets the process-wide OpenBLAS thread count (1 to 1024, clamped to the CPU count)."""
     from ._errors import check
 
     check(_c.wn_set_blas_threads(threads))
