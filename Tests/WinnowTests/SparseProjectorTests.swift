@@ -76,13 +76,15 @@ import Testing
     #expect(abs(Double(positive) - n / 2) < 4 * (n / 4).squareRoot())
   }
 
-  @Test func featuresAreBitIdenticalAcrossBatchSizesAndThreads() throws {
-    let d = 5000, k = 300, n = 24
+  /// D = 300 000 spans two column segments (summed apart, then in order),
+  /// 19 rows make two full groups of 8 and a partial one.
+  @Test(arguments: [(5000, 300, 24), (300_000, 24, 19)])
+  func featuresAreBitIdenticalAcrossBatchSizesAndThreads(d: Int, k: Int, n: Int) throws {
     let x = { var r = TestRNG(3); return r.normals(n * d) }()
     let p = try SparseProjector(seed: 5, inputDim: d, outputDim: k, nonzeros: 2)
     p.threads = 1
     let reference = try project(p, x, rows: n)
-    for batch in [1, 5, 24] {
+    for batch in [1, 5, n] {
       for threads in [1, 2, 3] {
         p.threads = threads
         var got = [Float]()

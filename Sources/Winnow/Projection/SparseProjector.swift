@@ -83,10 +83,10 @@ public final class SparseProjector: @unchecked Sendable {
     into out: UnsafeMutablePointer<Float>, accumulate: Bool
   ) throws {
     try checkPiece(rows: rows, offset: offset, length: length)
-    try run(rows: rows, out: out, accumulate: accumulate) { r0, n, o in
+    try run(rows: rows, length: length, out: out, accumulate: accumulate) { r0, g, c0, w, o, work in
       wn_sjlt_f32(
-        self.seed, self.nonzeros, self.outputDim, self.scale, UInt64(offset), length,
-        x + r0 * length, n, length, o, self.outputDim)
+        self.seed, self.nonzeros, self.outputDim, self.scale, UInt64(offset + c0), w,
+        x + r0 * length + c0, g, length, o, self.outputDim, work)
     }
   }
 
@@ -98,10 +98,10 @@ public final class SparseProjector: @unchecked Sendable {
   ) throws {
     let length = length ?? inputDim - offset
     try checkPiece(rows: rows, offset: offset, length: length)
-    try run(rows: rows, out: out, accumulate: accumulate) { r0, n, o in
+    try run(rows: rows, length: length, out: out, accumulate: accumulate) { r0, g, c0, w, o, work in
       wn_sjlt_f16(
-        self.seed, self.nonzeros, self.outputDim, self.scale, UInt64(offset), length,
-        x + r0 * length, n, length, o, self.outputDim)
+        self.seed, self.nonzeros, self.outputDim, self.scale, UInt64(offset + c0), w,
+        x + r0 * length + c0, g, length, o, self.outputDim, work)
     }
   }
 
@@ -118,28 +118,53 @@ public final class SparseProjector: @unchecked Sendable {
     }
   }
 
-  /// Zeroes `out` unless accumulating, runs `kernel(firstRow, rowCount, out)`
-  /// on contiguous row ranges (one per worker), then checks the features.
+  /// Rows a kernel call interleaves, and columns summed apart before the
+  /// segments are added in order: the fixed split that lets threads share
+  /// a few rows without changing a bit of the result.
+  static let (rowGroup, segmentColumns) = (8, 1 << 18)
+
+  /// Zeroes `out` unless accumulating, then, for every (block of 8 rows,
+  /// segment of columns) item, runs `kernel(firstRow, rowCount, firstColumn,
+  /// columnCount, partial, work)` into a zeroed `partial` (`rowCount × k`)
+  /// and adds the partials to `out` block by block in ascending segment
+  /// order. Items run in waves on `threads` workers; the split is fixed, so
+  /// the sums never depend on the thread count or on the other rows.
   private func run(
-    rows: Int, out: UnsafeMutablePointer<Float>, accumulate: Bool,
-    kernel: @escaping (Int, Int, UnsafeMutablePointer<Float>) -> Void
+    rows: Int, length: Int, out: UnsafeMutablePointer<Float>, accumulate: Bool,
+    kernel: @escaping (Int, Int, Int, Int, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void
   ) throws {
     guard rows > 0 else { return }
-    let k = outputDim
+    let k = outputDim, group = Self.rowGroup, span = Self.segmentColumns
     if !accumulate { out.update(repeating: 0, count: rows * k) }
-    let workers = max(1, min(threads, rows))
-    let chunk = (rows + workers - 1) / workers
-    // Each worker writes a disjoint row range of `out`; a row's sums do not
-    // depend on which worker ran it.
-    let part = { (w: Int) in
-      let lo = w * chunk, hi = min(rows, lo + chunk)
-      if lo < hi { kernel(lo, hi - lo, out + lo * k) }
-    }
-    if workers == 1 {
-      part(0)
-    } else {
-      nonisolated(unsafe) let body = part
-      DispatchQueue.concurrentPerform(iterations: workers) { body($0) }
+    let segments = (length + span - 1) / span
+    let items = (rows + group - 1) / group * segments
+    let wave = min(items, max(1, threads) * 2)
+    let workFloats = wn_sjlt_work_floats(k)
+    let partials = UnsafeMutablePointer<Float>.allocate(capacity: wave * group * k)
+    let works = UnsafeMutablePointer<Float>.allocate(capacity: wave * workFloats)
+    defer { partials.deallocate(); works.deallocate() }
+    var first = 0
+    while first < items {
+      let count = min(wave, items - first)
+      let start = first
+      let part = { (j: Int) in
+        let item = start + j, r0 = item / segments * group, c0 = item % segments * span
+        let g = min(group, rows - r0), p = partials + j * group * k
+        p.update(repeating: 0, count: g * k)
+        kernel(r0, g, c0, min(span, length - c0), p, works + j * workFloats)
+      }
+      if count == 1 || threads <= 1 {
+        for j in 0..<count { part(j) }
+      } else {
+        nonisolated(unsafe) let body = part
+        DispatchQueue.concurrentPerform(iterations: count) { body($0) }
+      }
+      for j in 0..<count {
+        let r0 = (start + j) / segments * group, g = min(group, rows - r0)
+        let (o, p) = (out + r0 * k, partials + j * group * k)
+        for e in 0..<g * k { o[e] += p[e] }
+      }
+      first += count
     }
     for r in 0..<rows where wn_count_nonfinite(out + r * k, k) > 0 {
       throw WinnowError(

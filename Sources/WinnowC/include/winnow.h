@@ -519,6 +519,7 @@ typedef struct wn_engine wn_engine;
 #define WN_PARAM_WEIGHT_MIN 18            /* [0, 1], default 0.1 */
 #define WN_PARAM_WEIGHT_MAX 19            /* [1, 1e6], default 10 */
 #define WN_PARAM_DIVERSITY_STEP_SIZE 20   /* GREATS eta, default 0.01 */
+#define WN_PARAM_DIVERSITY_METHOD 21      /* WN_DIVERSITY_*, default AUTO */
 
 #define WN_POLICY_TOP_FRACTION 0
 #define WN_POLICY_DOMAIN_QUOTA 1
@@ -537,6 +538,14 @@ typedef struct wn_engine wn_engine;
 #define WN_WEIGHTING_UNIFORM 1
 #define WN_WEIGHTING_SELF_NORMALIZED 2
 #define WN_WEIGHTING_UNBIASED 3
+
+/* Diversity policy algorithm: AUTO runs the exact sequential greedy while
+** n*N*k <= 2^32 multiply-adds and the blocked greedy (b ~ sqrt(N/2) picks
+** per pass over the pool, O(ceil(n/b)*N*k)) beyond; both pick the same
+** rows for any thread count. */
+#define WN_DIVERSITY_AUTO 0
+#define WN_DIVERSITY_SEQUENTIAL 1
+#define WN_DIVERSITY_BLOCKED 2
 
 #define WN_PLAN_PLANNED 0 /* chosen by the policy */
 #define WN_PLAN_WARMUP 1  /* a warm-up epoch: full pool or a random subset */
