@@ -18,8 +18,9 @@ struct Score: ParsableCommand {
       and may differ in size. The output is <f4 of shape (N,); rows skipped with \
       --skip-nonfinite score -inf, which `winnow select` never selects.
 
-      A --train may be a feature store directory (see `winnow store import`); its shard \
-      checksums are verified first unless --no-verify. Train rows are streamed in blocks \
+      A --train or --target may be a feature store directory (see `winnow store import`); its \
+      shard checksums are verified first unless --no-verify. When both of a checkpoint are \
+      stores, they must record the same projection map (kind, seed, nnz, K, D). Train rows are streamed in blocks \
       sized from --memory-cap, so pools larger than memory score in bounded memory.
       """
   )
@@ -74,7 +75,7 @@ struct Score: ParsableCommand {
     for (c, path) in train.enumerated() {
       checkpoints.append(
         ScoringCheckpoint(
-          train: try openTrain(path), target: try openFeatures(target[c], role: "target features"),
+          train: try openTrain(path), target: try openTarget(target[c], train: path),
           weight: checkpointWeight.isEmpty ? 1 : checkpointWeight[c]))
     }
     let groups = try targetGroups.map { try NPYArray(contentsOf: URL(fileURLWithPath: $0)).readInt64().map(Int.init) }
