@@ -16,11 +16,13 @@ func benchDiversity(_ report: Report, _ options: Options) throws {
     let target = meanDirection(g, rows: min(n, 1000), dim: k)
     let keep = n / 20
     var blocked: [Int] = []
+    let cpu0 = processCPUSeconds()
     let tb: Double = try wallTime {
       blocked = try GreedyDiversity.select(
         features: g, rows: n, dim: k, target: target, count: keep, stepSize: eta, method: .blocked
       ).indices
     }
+    let cpu = processCPUSeconds() - cpu0
     if n >= 1_000_000 || options.smoke && n > 2_000 {
       // Sequential cost is linear in picks: time a few, extrapolate to n/20.
       let picks = 8
@@ -32,7 +34,8 @@ func benchDiversity(_ report: Report, _ options: Options) throws {
       report.add("diversity.sequential.\(label)", ts * Double(keep) / Double(picks), "s",
                  note: "extrapolated from \(picks) timed picks of \(keep), k = \(k)")
       report.add("diversity.blocked.\(label)", tb, "s", vs: "diversity.sequential.\(label)",
-                 note: "5 % of N = \(n), k = \(k), η = \(eta)")
+                 note: "5 % of N = \(n), k = \(k), η = \(eta); "
+                   + String(format: "%.0f s of CPU on all cores (the machine is shared)", cpu))
       continue
     }
     var sequential: [Int] = []
@@ -51,6 +54,14 @@ func benchDiversity(_ report: Report, _ options: Options) throws {
     report.add("diversity.objective.\(label)", fb / fs, "ratio",
                note: "blocked / sequential GREATS objective (\(fb) / \(fs)); target ≥ 0.99")
   }
+}
+
+/// User + system CPU seconds of this process so far (all threads).
+private func processCPUSeconds() -> Double {
+  var usage = rusage()
+  getrusage(RUSAGE_SELF, &usage)
+  let user = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+  return user + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
 }
 
 /// `rows × dim` deterministic rows scaled to unit norm.

@@ -11,17 +11,19 @@ extension GreedyDiversity {
   /// round with one pass over the pool per round instead of one per pick.
   ///
   /// Each round takes the `m = 2b` candidates of largest current gain (ties
-  /// by ascending index), picks `b` of them greedily with the exact
+  /// by ascending index) and picks up to `b` of them greedily with the exact
   /// within-round correction (`u_c ← u_c − η²⟨g_c, g_p⟩` after each pick `p`,
-  /// dot products of the pick against the `m` candidates), then updates every
-  /// gain once with the sum `s` of the round's picks (`u ← u − η²·G·s`, which
-  /// equals `b` rank-one updates). A pick's reported gain is exact: earlier
-  /// rounds are in `u`, this round's picks in the correction. It differs from
-  /// the sequential rule only when a candidate outside the round's top `m`
-  /// would have overtaken after this round's picks.
+  /// dot products of the pick against the `m` candidates). After `b/4` picks
+  /// the round stops early once its best corrected gain falls below the best
+  /// gain left outside it (an upper bound on that candidate's gain when the
+  /// rows correlate non-negatively), so late picks match the sequential
+  /// rule. Then every gain is updated once with the sum `s` of the round's
+  /// picks (`u ← u − η²·G·s`, equal to one rank-one update per pick). A
+  /// pick's reported gain is its exact marginal gain: earlier rounds are in
+  /// `u`, this round's picks in the correction.
   ///
   /// All dot products go through the fixed-order kernel `wn_row_dots_f32`
-  /// over fixed row chunks, so the picks are the same for any thread count.
+  /// (row by row), so the picks are the same for any thread count.
   /// - Complexity: O(⌈n/b⌉·N·k + n·m·k) time, `b ≈ √(N/2)` balancing the two
   ///   terms; O(N + m·k) extra memory.
   static func selectBlocked(
@@ -67,13 +69,15 @@ extension GreedyDiversity {
     min(4096, max(16, Int((Double(rows) / 2).squareRoot())))
   }
 
-  /// `out[i] = ⟨x_i, v⟩` for `rows` rows of `x` (`rows × dim`), in fixed
-  /// chunks of rows run on all cores; each row's sum has a fixed order.
+  /// `out[i] = ⟨x_i, v⟩` for `rows` rows of `x` (`rows × dim`), in chunks
+  /// of rows run on all cores. Each row's sum has a fixed order of its own,
+  /// so the chunking (which follows the core count) never changes a bit.
   static func rowDots(
     _ x: UnsafePointer<Float>, rows: Int, dim: Int, with v: UnsafePointer<Float>,
     into out: UnsafeMutablePointer<Float>
   ) {
-    let chunk = 2048
+    let parts = 2 * ProcessInfo.processInfo.activeProcessorCount
+    let chunk = max(256, min(2048, (rows + parts - 1) / parts))
     let chunks = (rows + chunk - 1) / chunk
     let part = { (c: Int) in
       let lo = c * chunk, n = min(chunk, rows - lo)
@@ -136,8 +140,9 @@ extension GreedyDiversity {
         guard step + 1 < count, eta2 > 0 else { continue }
         rowsOfCandidates.withUnsafeBufferPointer { c in
           dots.withUnsafeMutableBufferPointer { d in
-            wn_row_dots_f32(
-              c.baseAddress!, m, dim, dim, c.baseAddress! + best * dim, 1, d.baseAddress!, 1)
+            GreedyDiversity.rowDots(
+              c.baseAddress!, rows: m, dim: dim, with: c.baseAddress! + best * dim,
+              into: d.baseAddress!)
           }
         }
         for r in 0..<m where open[r] { local[r] -= eta2 * dots[r] }
