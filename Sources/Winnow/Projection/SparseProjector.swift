@@ -5,6 +5,9 @@ import Dispatch
 #else
   import Foundation
 #endif
+#if canImport(Glibc)
+  import Glibc
+#endif
 
 /// A sparse JL map (SJLT; CountSketch when `s = 1`), DESIGN 2.8:
 /// `φ(g)_h = Σ_i Σ_{t<s} [h_t(i) = h] · σ_t(i) · g_i / √s`.
@@ -118,6 +121,15 @@ public final class SparseProjector: @unchecked Sendable {
     }
   }
 
+  /// `floats` uninitialized floats from `malloc`, or `.outOfMemory`.
+  private static func scratch(floats: Int, for what: String) throws -> UnsafeMutablePointer<Float> {
+    let (bytes, overflow) = floats.multipliedReportingOverflow(by: 4)
+    guard !overflow, let raw = malloc(bytes) else {
+      throw WinnowError(.outOfMemory, "cannot allocate \(floats) floats of sparse JL \(what)")
+    }
+    return raw.bindMemory(to: Float.self, capacity: floats)
+  }
+
   /// Rows a kernel call interleaves, and columns summed apart before the
   /// segments are added in order: the fixed split that lets threads share
   /// a few rows without changing a bit of the result.
@@ -140,9 +152,11 @@ public final class SparseProjector: @unchecked Sendable {
     let items = (rows + group - 1) / group * segments
     let wave = min(items, max(1, threads) * 2)
     let workFloats = wn_sjlt_work_floats(k)
-    let partials = UnsafeMutablePointer<Float>.allocate(capacity: wave * group * k)
-    let works = UnsafeMutablePointer<Float>.allocate(capacity: wave * workFloats)
-    defer { partials.deallocate(); works.deallocate() }
+    // Scratch: per concurrent item, a partial (8 × k) and the kernel's work
+    // area (≈ 8·k + 64 Ki floats); checked, since a huge k must fail cleanly.
+    let partials = try Self.scratch(floats: wave * group * k, for: "partial features")
+    let works = try Self.scratch(floats: wave * workFloats, for: "kernel work areas")
+    defer { free(partials); free(works) }
     var first = 0
     while first < items {
       let count = min(wave, items - first)
