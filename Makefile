@@ -70,7 +70,7 @@ BENCH_VENV := Benchmarks/.venv
 
 bench-venv: deps ## Benchmarks/.venv with NumPy and, if PyPI serves them, torch + traker
 	@[ -x $(BENCH_VENV)/bin/python ] || $(PYTHON) -m venv $(BENCH_VENV)
-	@$(BENCH_VENV)/bin/python -c 'import numpy' 2>/dev/null || $(BENCH_VENV)/bin/pip install -q numpy
+	@$(BENCH_VENV)/bin/python -c 'import numpy, scipy' 2>/dev/null || $(BENCH_VENV)/bin/pip install -q numpy scipy
 	@$(BENCH_VENV)/bin/python -c 'import torch, trak' 2>/dev/null || \
 	  $(BENCH_VENV)/bin/pip install -q torch traker || \
 	  echo "torch/traker did not install: the TRAK peer is skipped and Benchmarks/README.md says so"

@@ -47,6 +47,7 @@ COMPARISONS = [
     ("projection.dense.gaussian.first-call", "peer.trak.projection.gaussian", ".vs-trak"),
     ("scoring.cosine.memory", "peer.numpy.less.cosine", ".vs-numpy"),
     ("scoring.influence.memory", "peer.numpy.influence", ".vs-numpy"),
+    ("projection.sjlt.s1", "peer.scipy.sjlt.s1", ".vs-scipy"),
 ]
 
 # (record, test, threshold, what): the targets set by the earlier issues.
@@ -61,6 +62,10 @@ TARGETS = [
     # issue 15: checksums verified while the store is read
     ("scoring.store.warm.verified", "ratio>=", 0.9, "verified store scoring ≥ 0.9× unverified"),
     ("scoring.cosine.store", "ratio>=", 0.9, "cold verified store scoring ≥ 0.9× cold read"),
+    ("diversity.blocked.1M", "value<", 120, "diversity (GREATS) 5 % of 1M at k = 1024 under 2 min"),
+    ("diversity.objective.50k", "value>=", 0.99, "blocked GREATS objective ≥ 0.99 of sequential (50k)"),
+    ("projection.sjlt.s1", "ratio>=", 0.5, "SJLT ≥ 0.5 of a plain read of the gradient"),
+    ("projection.sjlt.s1.vs-dense", "ratio>=", 1000, "SJLT ≥ 1000× dense panels at D = 2^27, k = 8192"),
 ]
 
 
@@ -245,7 +250,7 @@ def main():
         swift_cmd += ["--only", args.only]
     records += run_records(swift_cmd, os.path.join(scratch, "swift.json"), env, "WinnowBench", problems)
     peer_python = python_for_peers()
-    for script in ("numpy_projection.py", "numpy_less.py", "cabi_overhead.py"):
+    for script in ("numpy_projection.py", "numpy_less.py", "cabi_overhead.py", "scipy_sjlt.py"):
         if not os.path.exists(os.path.join(HERE, "peers", script)):
             continue
         records += run_records([peer_python, os.path.join("peers", script), *smoke],

@@ -8,53 +8,21 @@
 //
 // Only +, −, ×, ÷ and sqrt are used (no libm, fp contraction off), so the
 // vectorized and scalar builds give bit-identical matrices on every machine.
+#include "counter_rng.h"
 #include "winnow_kernels.h"
 #include <math.h>
-#include <string.h>
 
-#define WN_GAMMA 0x9E3779B97F4A7C15ull
-#define WN_GAMMA_ROW 0xD1B54A32D192ED03ull
 #define WN_DOMAIN_GAUSSIAN 0x6A09E667F3BCC909ull
 
-// Wide-vector clones of the hot loops; identical results on every clone
-// because only IEEE +, −, ×, ÷, sqrt are used and contraction is off.
-#if defined(__x86_64__) && defined(__clang__)
-#define WN_MULTIVERSION __attribute__((target_clones("avx512dq", "avx2", "default")))
-#else
-#define WN_MULTIVERSION
-#endif
-
-static inline uint64_t mix64(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
 static inline uint64_t row_key(uint64_t seed, uint64_t row) {
-  return mix64(mix64(seed) + (row + 1) * WN_GAMMA_ROW);
-}
-
-static inline uint64_t word_at(uint64_t rk, uint64_t block) {
-  return mix64(rk + (block + 1) * WN_GAMMA);
-}
-
-static inline float bits_to_float(uint32_t b) {
-  float f;
-  memcpy(&f, &b, sizeof f);
-  return f;
-}
-
-static inline uint32_t float_to_bits(float f) {
-  uint32_t b;
-  memcpy(&b, &f, sizeof b);
-  return b;
+  return wn_row_key(wn_mix64(seed), row);
 }
 
 // 64 signs of one word into out[0..<64]: sign bit set where the word bit is 0.
 static inline void expand_signs(uint64_t w, uint32_t magnitude, float *out) {
   for (int t = 0; t < 64; t++) {
     uint32_t neg = (uint32_t)(~(w >> t) & 1u) << 31;
-    out[t] = bits_to_float(magnitude | neg);
+    out[t] = wn_bits_to_float(magnitude | neg);
   }
 }
 
@@ -62,7 +30,7 @@ WN_MULTIVERSION
 void wn_fill_rademacher(uint64_t seed, uint64_t row0, size_t rows,
                         uint64_t col0, size_t cols, float scale,
                         float *out, size_t ld) {
-  const uint32_t mag = float_to_bits(fabsf(scale));
+  const uint32_t mag = wn_float_to_bits(fabsf(scale));
   const int flip = scale < 0;
   for (size_t r = 0; r < rows; r++) {
     const uint64_t rk = row_key(seed, row0 + r);
@@ -70,18 +38,18 @@ void wn_fill_rademacher(uint64_t seed, uint64_t row0, size_t rows,
     uint64_t c = col0, end = col0 + cols;
     // Ragged head (and tail) one entry at a time; full words 64 at once.
     while (c < end && (c & 63)) {
-      uint64_t w = word_at(rk, c >> 6);
+      uint64_t w = wn_word_at(rk, c >> 6);
       uint32_t neg = (uint32_t)(~(w >> (c & 63)) & 1u) << 31;
-      dst[c - col0] = bits_to_float(mag | neg);
+      dst[c - col0] = wn_bits_to_float(mag | neg);
       c++;
     }
     for (; c + 64 <= end; c += 64) {
-      expand_signs(word_at(rk, c >> 6), mag, dst + (c - col0));
+      expand_signs(wn_word_at(rk, c >> 6), mag, dst + (c - col0));
     }
     for (; c < end; c++) {
-      uint64_t w = word_at(rk, c >> 6);
+      uint64_t w = wn_word_at(rk, c >> 6);
       uint32_t neg = (uint32_t)(~(w >> (c & 63)) & 1u) << 31;
-      dst[c - col0] = bits_to_float(mag | neg);
+      dst[c - col0] = wn_bits_to_float(mag | neg);
     }
     if (flip) {
       for (size_t t = 0; t < cols; t++) dst[t] = -dst[t];
@@ -91,9 +59,9 @@ void wn_fill_rademacher(uint64_t seed, uint64_t row0, size_t rows,
 
 // ln(x) for x in (0, 1], Cephes-style: x = m·2^e with m in [√½, √2).
 static inline float wn_log(float x) {
-  uint32_t b = float_to_bits(x);
+  uint32_t b = wn_float_to_bits(x);
   int e = (int)((b >> 23) & 0xff) - 126;
-  float m = bits_to_float((b & 0x007fffffu) | 0x3f000000u);  // [0.5, 1)
+  float m = wn_bits_to_float((b & 0x007fffffu) | 0x3f000000u);  // [0.5, 1)
   int small = m < 0.70710678f;
   e -= small;
   m = small ? m + m : m;
@@ -148,7 +116,7 @@ static void gaussian_pairs(uint64_t rk, uint64_t p0, size_t pairs, float scale,
   for (size_t b = 0; b < pairs; b += WN_GAUSS_BLOCK) {
     size_t n = pairs - b < WN_GAUSS_BLOCK ? pairs - b : WN_GAUSS_BLOCK;
 #pragma clang loop vectorize(enable) unroll(disable)
-    for (size_t t = 0; t < WN_GAUSS_BLOCK; t++) w[t] = word_at(rk, p0 + b + t);
+    for (size_t t = 0; t < WN_GAUSS_BLOCK; t++) w[t] = wn_word_at(rk, p0 + b + t);
 #pragma clang loop vectorize(enable) unroll(disable)
     for (size_t t = 0; t < WN_GAUSS_BLOCK; t++) {
       float u1 = (float)((uint32_t)(w[t] >> 40) + 1u) * (1.0f / 16777216.0f);
@@ -194,7 +162,7 @@ void wn_fill_gaussian(uint64_t seed, uint64_t row0, size_t rows,
 size_t wn_count_nonfinite(const float *x, size_t n) {
   size_t bad = 0;
   for (size_t i = 0; i < n; i++) {
-    bad += (float_to_bits(x[i]) & 0x7f800000u) == 0x7f800000u;
+    bad += (wn_float_to_bits(x[i]) & 0x7f800000u) == 0x7f800000u;
   }
   return bad;
 }

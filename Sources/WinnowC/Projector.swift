@@ -104,8 +104,8 @@ public func wn_projector_project_piece_f16(
 
 /// Checks the arguments shared by the projection calls: pointers present,
 /// the piece inside `0..<D`, `rows·length` addressable, `out` large enough.
-private func piece<T>(
-  _ p: DenseProjector, _ x: UnsafePointer<T>?, _ rows: Int, _ offset: Int, _ length: Int,
+func piece<T>(
+  _ p: some FeatureProjector, _ x: UnsafePointer<T>?, _ rows: Int, _ offset: Int, _ length: Int,
   _ out: UnsafeMutablePointer<Float>?, _ capacity: Int
 ) throws -> (UnsafePointer<T>, UnsafeMutablePointer<Float>) {
   let x = try Check.present(x, "x")

@@ -70,6 +70,10 @@ def _engines(N, k, domains, fractions, seed):
                                      temperature=STOCHASTIC_TEMPERATURE, weighting="unbiased")
         e[f"div@{f}"] = wb.Engine(N, k, domains, policy="diversity", fraction=f, seed=seed,
                                    diversity_step_size=DIVERSITY_STEP)
+        # The same objective by the blocked greedy (what pools of millions
+        # get automatically), forced here where the sequential one is chosen.
+        e[f"divb@{f}"] = wb.Engine(N, k, domains, policy="diversity", fraction=f, seed=seed,
+                                    diversity_step_size=DIVERSITY_STEP, diversity_method="blocked")
     return e
 
 
@@ -120,6 +124,7 @@ def selections(size, feeder, losses, norms, pool_domain, target_ix, seed):
         out[("less-stochastic", f)] = (p["ids"], p["weights"])
         p = feeder.engines[f"div@{f}"].last_plan
         out[("less-diversity", f)] = (p["ids"], None)
+        out[("less-diversity-blocked", f)] = (feeder.engines[f"divb@{f}"].last_plan["ids"], None)
         out[("grad-norm", f)] = (st.top_by_score(norms, f), None)
         out[("loss", f)] = (st.top_by_score(losses, f), None)
     dom = np.flatnonzero(pool_domain == target_ix)

@@ -15,7 +15,9 @@ struct Options {
   var winnow: String?
   var scratch = FileManager.default.temporaryDirectory.appendingPathComponent("winnow-bench").path
 
-  static let areas = ["projection", "factored", "scoring", "selection", "engine", "disk"]
+  static let areas = [
+    "projection", "factored", "scoring", "selection", "engine", "disk", "diversity", "sjlt",
+  ]
 
   init(_ args: [String]) throws {
     var it = args.makeIterator()

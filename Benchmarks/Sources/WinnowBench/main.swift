@@ -22,6 +22,8 @@ let areas: [(String, (Report, Options) throws -> Void)] = [
   ("engine", benchEngine),
   ("disk", benchDisk),
   ("disk", benchStore),
+  ("diversity", benchDiversity),
+  ("sjlt", benchSparse),
 ]
 var failures = 0
 for (area, bench) in areas where options.runs(area) {

@@ -42,6 +42,27 @@ void wn_row_dots_f32(const float *x, size_t rows, size_t k, size_t ldx,
 /// `x · y` over `k` floats in the same order of operations as `wn_row_dots_f32`.
 float wn_dot_f32(const float *x, const float *y, size_t k);
 
+/// Sparse JL (SJLT / CountSketch) of columns `col0 ..< col0 + length` of the
+/// map keyed by `seed`: adds `scale · σ · x[r][c]` into `out[r*ldo + h]` for
+/// each of the `nnz` (bucket h, sign σ) pairs of global column `col0 + c`,
+/// for `rows` rows of `x` (row stride `ldx`). Fixed order: ascending columns,
+/// then nonzeros. Requires 1 ≤ nnz ≤ min(k, wn_sjlt_max_nnz()), k < 2^32
+/// (does nothing otherwise) and `work` of `wn_sjlt_work_floats(k)` floats.
+void wn_sjlt_f32(uint64_t seed, size_t nnz, size_t k, float scale,
+                 uint64_t col0, size_t length, const float *x, size_t rows,
+                 size_t ldx, float *out, size_t ldo, float *work);
+
+/// As `wn_sjlt_f32`, for IEEE half-precision input.
+void wn_sjlt_f16(uint64_t seed, size_t nnz, size_t k, float scale,
+                 uint64_t col0, size_t length, const uint16_t *x, size_t rows,
+                 size_t ldx, float *out, size_t ldo, float *work);
+
+/// The largest `nnz` the sparse JL kernels accept.
+size_t wn_sjlt_max_nnz(void);
+
+/// The scratch floats one sparse JL call needs for output dimension `k`.
+size_t wn_sjlt_work_floats(size_t k);
+
 #ifdef __cplusplus
 }
 #endif

@@ -23,6 +23,7 @@ public struct EngineConfiguration: Sendable, Equatable {
   public internal(set) var weightMin = 0.1
   public internal(set) var weightMax = 10.0
   public internal(set) var diversityStepSize = 0.01
+  public internal(set) var diversityMethod: GreedyDiversity.Method = .automatic
 
   /// The value of one key, as a `Double` (the seed exactly only below 2^53).
   public func value(of key: EngineParameter) -> Double {
@@ -47,6 +48,7 @@ public struct EngineConfiguration: Sendable, Equatable {
     case .weightMin: weightMin
     case .weightMax: weightMax
     case .diversityStepSize: diversityStepSize
+    case .diversityMethod: Double(diversityMethod.rawValue)
     }
   }
 
@@ -75,6 +77,7 @@ public struct EngineConfiguration: Sendable, Equatable {
     case .weightMin: weightMin = value
     case .weightMax: weightMax = value
     case .diversityStepSize: diversityStepSize = value
+    case .diversityMethod: diversityMethod = GreedyDiversity.Method(rawValue: i)!
     }
   }
 

@@ -73,11 +73,16 @@ public enum EngineParameter: Int32, Sendable, CaseIterable {
   case weightMax = 19
   /// GREATS step size `η` of the diversity policy (on unit-norm features), in [0, 1e6]. Default 0.01.
   case diversityStepSize = 20
+  /// `GreedyDiversity.Method` raw value of the diversity policy, integer in
+  /// 0...2: 0 automatic (sequential while `n·N·k ≤ 2³²`, blocked beyond),
+  /// 1 sequential (exact), 2 blocked. Default 0.
+  case diversityMethod = 21
 
   /// The accepted values (see `lowerBoundIsOpen`).
   public var range: ClosedRange<Double> {
     switch self {
     case .policy, .mixtureRule, .weighting: 0...3
+    case .diversityMethod: 0...2
     case .scoreCombination: 0...1
     case .selectFraction, .warmupFraction, .explorationFloor, .mixtureSmoothing, .weightMin: 0...1
     case .temperature, .alignmentTemperature, .weightTemperature: 1e-6...1e6
@@ -98,7 +103,8 @@ public enum EngineParameter: Int32, Sendable, CaseIterable {
   /// Whether only whole numbers are accepted.
   public var isInteger: Bool {
     switch self {
-    case .policy, .seed, .scoreCombination, .selectEvery, .warmupEpochs, .mixtureRule, .weighting:
+    case .policy, .seed, .scoreCombination, .selectEvery, .warmupEpochs, .mixtureRule, .weighting,
+      .diversityMethod:
       true
     default: false
     }
@@ -127,6 +133,7 @@ public enum EngineParameter: Int32, Sendable, CaseIterable {
     case .weightMin: "weight_min"
     case .weightMax: "weight_max"
     case .diversityStepSize: "diversity_step_size"
+    case .diversityMethod: "diversity_method"
     }
   }
 

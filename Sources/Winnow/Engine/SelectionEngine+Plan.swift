@@ -9,7 +9,7 @@ extension SelectionEngine {
   /// stays open and nothing changes (e.g. `.badState` when no candidate
   /// features were ever fed, so there is nothing to rank).
   /// - Complexity: top-fraction and quota O(N·T + n log n); stochastic
-  ///   O(N log N); diversity O(n·N·k).
+  ///   O(N log N); diversity O(n·N·k) sequential, O(⌈n/b⌉·N·k) blocked.
   public func endEpoch() throws -> EpochPlan {
     guard state.isOpen else { throw WinnowError(.badState, "endEpoch before beginEpoch") }
     var mixtures = MixtureSet(state)

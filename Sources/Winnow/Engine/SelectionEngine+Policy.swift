@@ -82,7 +82,7 @@ extension SelectionEngine {
     }
     let result = try GreedyDiversity.select(
       features: rows, rows: fed.count, dim: k, target: target, count: min(n, fed.count),
-      stepSize: Float(configuration.diversityStepSize))
+      stepSize: Float(configuration.diversityStepSize), method: configuration.diversityMethod)
     return result.indices.map { fed[$0] }
   }
 }

@@ -16,7 +16,12 @@ public struct ProjectionIdentity: Hashable, Sendable, CustomStringConvertible {
     } else if metadata.projector == "imported" {
       return nil
     } else {
-      self.init(tool: "winnow", projector: metadata.projector, seed: metadata.seed, k: metadata.k, modelID: "")
+      // LESS's Adam train features share the map of plain target gradients,
+      // so `/adam` is not part of the identity; a sparse map's nnz is.
+      let kind = metadata.projector.hasSuffix("/adam") ? String(metadata.projector.dropLast(5)) : metadata.projector
+      self.init(
+        tool: "winnow", projector: kind + (metadata.nnz.map { " nnz \($0)" } ?? ""), seed: metadata.seed,
+        k: metadata.k, modelID: "")
     }
   }
 
@@ -51,7 +56,7 @@ public struct ProjectionIdentity: Hashable, Sendable, CustomStringConvertible {
         + "or project both pool and targets with `winnow project`"
     throw WinnowError.invalid(
       "\(trainLabel) holds features projected by \(train); \(targetLabel) by \(target). "
-        + "Scores between two different projections are meaningless: \(remedy). "
+        + "Scores between features of two different projection maps are meaningless: \(remedy). "
         + "--allow-mixed-projections scores them anyway.")
   }
 }

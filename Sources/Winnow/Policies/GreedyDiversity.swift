@@ -12,7 +12,32 @@
 /// and updated after each pick by one matrix–vector product with the chosen
 /// row (`u ← u − η²·G·g_j`), which is the same as keeping the running sum of
 /// the selected rows. No `N × N` Gram matrix is ever formed.
+///
+/// Two algorithms maximize it (`Method`): the exact sequential greedy (one
+/// pass over the pool per pick, O(n·N·k)) and the blocked greedy
+/// (`selectBlocked`: `b` picks per pass, O(⌈n/b⌉·N·k)), which a million
+/// candidates need. `automatic` runs the sequential one while
+/// `n·N·k ≤ 2³²` multiply-adds (a few seconds) and the blocked one beyond.
 public enum GreedyDiversity {
+  /// Which greedy runs. Raw values are the engine parameter's values.
+  public enum Method: Int32, Sendable, CaseIterable {
+    /// `sequential` while `n·N·k ≤ 2³²`, `blocked` beyond.
+    case automatic = 0
+    /// The exact greedy, one pool pass per pick.
+    case sequential = 1
+    /// The blocked greedy, `b ≈ √(N/2)` picks per pool pass.
+    case blocked = 2
+
+    /// The algorithm `automatic` resolves to for `n` picks of `rows × dim`.
+    public func resolved(rows: Int, dim: Int, count n: Int) -> Method {
+      guard self == .automatic else { return self }
+      let (a, o1) = n.multipliedReportingOverflow(by: rows)
+      let (work, o2) = a.multipliedReportingOverflow(by: dim)
+      return !o1 && !o2 && work <= 1 << 32 ? .sequential : .blocked
+    }
+  }
+
+
   /// The greedy picks, in order, and the marginal gain of each when picked.
   public struct Result: Sendable, Equatable {
     /// Indices into the candidate rows, in the order they were picked.
@@ -29,10 +54,13 @@ public enum GreedyDiversity {
   ///   - n: how many to keep, `1 ≤ n ≤ rows`.
   ///   - stepSize: `η ≥ 0`; `η = 0` is taken as the limit `η → 0⁺`: top-n by
   ///     alignment `⟨g_i, ḡ⟩` (then `gains` are the alignments).
-  /// - Complexity: O(n·rows·dim) time (one `sgemv` per pick), O(rows) extra memory.
+  ///   - method: the algorithm; `automatic` chooses by size (see `Method`).
+  /// - Complexity: sequential O(n·rows·dim) time (one `sgemv` per pick),
+  ///   blocked O(⌈n/b⌉·rows·dim + n·b·dim); O(rows + b·dim) extra memory.
   public static func select(
     features: UnsafePointer<Float>, rows: Int, dim: Int,
-    target: UnsafePointer<Float>, count n: Int, stepSize: Float
+    target: UnsafePointer<Float>, count n: Int, stepSize: Float,
+    method: Method = .automatic
   ) throws -> Result {
     guard rows >= 1, dim >= 1 else {
       throw WinnowError.shape("greedy selection needs rows ≥ 1 and dim ≥ 1, got \(rows) × \(dim)")
@@ -42,6 +70,12 @@ public enum GreedyDiversity {
     }
     guard stepSize >= 0, stepSize.isFinite else {
       throw WinnowError.invalid("step size \(stepSize) must be finite and non-negative")
+    }
+    _ = try BLAS.int(rows, "rows")
+    _ = try BLAS.int(dim, "dim")
+    if method.resolved(rows: rows, dim: dim, count: n) == .blocked {
+      return selectBlocked(
+        features: features, rows: rows, dim: dim, target: target, count: n, stepSize: stepSize)
     }
     var gain = [Float](repeating: 0, count: rows)
     try BLAS.sgemv(
@@ -65,5 +99,31 @@ public enum GreedyDiversity {
       }
     }
     return result
+  }
+
+  /// The GREATS set objective of `picked` rows:
+  /// `η·Σ_{i∈S}⟨g_i, ḡ⟩ − η²·Σ_{i<j∈S}⟨g_i, g_j⟩`, computed as
+  /// `η·⟨s, ḡ⟩ − η²/2·(‖s‖² − Σ‖g_i‖²)` with `s = Σ_{i∈S} g_i` (in Double).
+  /// - Complexity: O(|S|·dim).
+  public static func objective(
+    features: UnsafePointer<Float>, dim: Int, target: UnsafePointer<Float>,
+    picked: [Int], stepSize: Float
+  ) -> Double {
+    var sum = [Double](repeating: 0, count: dim)
+    var squares = 0.0
+    for i in picked {
+      for j in 0..<dim {
+        let v = Double(features[i * dim + j])
+        sum[j] += v
+        squares += v * v
+      }
+    }
+    var align = 0.0, norm = 0.0
+    for j in 0..<dim {
+      align += sum[j] * Double(target[j])
+      norm += sum[j] * sum[j]
+    }
+    let eta = Double(stepSize)
+    return eta * align - eta * eta / 2 * (norm - squares)
   }
 }

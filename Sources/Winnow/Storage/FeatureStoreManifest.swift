@@ -10,8 +10,9 @@
 /// What every row of a feature store is: how it was projected, from what,
 /// and for which checkpoint. Fixed when the store is created.
 public struct FeatureStoreMetadata: Codable, Hashable, Sendable {
-  /// The projector: `rademacher`, `gaussian`, or `imported` for features
-  /// projected elsewhere.
+  /// The projector: `rademacher`, `gaussian`, `sjlt` (with `nnz`), or
+  /// `imported` for features projected elsewhere; `/adam` is appended for
+  /// LESS Adam features.
   public var projector: String
   /// The projector's seed (0 when imported).
   public var seed: UInt64
@@ -30,11 +31,13 @@ public struct FeatureStoreMetadata: Codable, Hashable, Sendable {
   /// For imported features: the source tool and its projection (nil for
   /// features Winnow projected, and in stores made before imports).
   public var source: FeatureStoreSource?
+  /// Nonzeros per input coordinate of a sparse JL (`sjlt`) map; absent otherwise.
+  public var nnz: Int?
 
   public init(
     projector: String, seed: UInt64, k: Int, inputDim: Int, dtype: NPYDType = .float32,
     normalization: String = "none", checkpoint: String = "", weight: Double = 1,
-    source: FeatureStoreSource? = nil
+    source: FeatureStoreSource? = nil, nnz: Int? = nil
   ) {
     self.projector = projector
     self.seed = seed
@@ -45,6 +48,7 @@ public struct FeatureStoreMetadata: Codable, Hashable, Sendable {
     self.checkpoint = checkpoint
     self.weight = weight
     self.source = source
+    self.nnz = nnz
   }
 
   /// The features' dtype, if it is one a store can hold.

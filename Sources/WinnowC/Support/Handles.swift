@@ -32,7 +32,7 @@ final class Handle<Value> {
 /// binding bugs (use after free, wrong handle type) into errors, not crashes.
 enum Registry {
   enum Kind: CustomStringConvertible {
-    case projector, engine, factoredProjector, scorer
+    case projector, engine, factoredProjector, scorer, sparseProjector
 
     var description: String {
       switch self {
@@ -40,6 +40,7 @@ enum Registry {
       case .engine: "engine"
       case .factoredProjector: "factored projector"
       case .scorer: "scorer"
+      case .sparseProjector: "sparse projector"
       }
     }
   }

@@ -243,6 +243,83 @@ int32_t wn_projector_project_piece_f16(wn_projector *projector,
                                        int32_t accumulate);
 
 /* ---------------------------------------------------------------------------
+** Sparse JL projection (DESIGN 2.8): SJLT, CountSketch when nnz = 1
+**
+** phi(g)_h = sum_i sum_{t<nnz} [h_t(i) = h] sigma_t(i) g_i / sqrt(nnz): each
+** input coordinate i has nnz nonzeros +-1/sqrt(nnz), one in each of nnz
+** blocks of the k outputs, keyed by (seed, i) through the counter RNG of the
+** dense projector. Nothing is generated ahead: a call is one read of the
+** gradient, O(rows*length*nnz), for any D (10^8 and beyond). Features are
+** bit-identical for any batch size and thread count; pieces at their global
+** offsets sum to the features of the whole. A map is (seed, nnz, D, k):
+** features of different maps must never be compared.
+**
+** Thread safety of the object: immutable; calls may run concurrently.
+*/
+typedef struct wn_sparse_projector wn_sparse_projector;
+
+/*
+** Creates a sparse JL map from input_dim (D >= 1) to output_dim
+** (1 <= k < 2^32) with nnz nonzeros per input coordinate
+** (1 <= nnz <= min(k, 4096)).
+** Returns WN_OK, WN_ERR_NULL_POINTER (out), WN_ERR_INVALID_ARGUMENT (a zero
+** or too-large dimension, nnz 0 or above k).
+** Thread safety: any thread.
+*/
+int32_t wn_sparse_projector_create(wn_sparse_projector **out, uint64_t seed,
+                                   size_t input_dim, size_t output_dim,
+                                   size_t nnz);
+
+/*
+** Destroys a sparse projector. NULL, or a pointer that is not a live sparse
+** projector, is ignored. Thread safety: not concurrently with other calls.
+*/
+void wn_sparse_projector_free(wn_sparse_projector *projector);
+
+/*
+** The message of the last failed call on `projector`, "" if none, or a fixed
+** text when `projector` is NULL or not live. Valid until the next call on
+** the handle. Thread safety: as for the object.
+*/
+const char *wn_sparse_projector_last_error(
+    const wn_sparse_projector *projector);
+
+/*
+** Writes D, k and nnz to the three outputs.
+** Returns WN_OK or WN_ERR_NULL_POINTER. Thread safety: as for the object.
+*/
+int32_t wn_sparse_projector_dims(const wn_sparse_projector *projector,
+                                 size_t *out_input_dim,
+                                 size_t *out_output_dim, size_t *out_nnz);
+
+/*
+** Projects a piece of each gradient: x is rows x length (row-major), holding
+** columns offset .. offset+length-1 of the D-dimensional gradients; the
+** whole gradient is offset 0, length D. `out` (rows x k, out_capacity >=
+** rows*k floats) is overwritten, or added to when accumulate != 0.
+** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_SHAPE (the piece does not fit
+** in 0..D-1, or length is 0), WN_ERR_BUFFER_TOO_SMALL, WN_ERR_NON_FINITE (a
+** row's input holds NaN/inf; `out` is then unspecified),
+** WN_ERR_OUT_OF_MEMORY (rows*length overflows).
+** Thread safety: as for the object.
+*/
+int32_t wn_sparse_projector_project_piece_f32(wn_sparse_projector *projector,
+                                              const float *x, size_t rows,
+                                              size_t offset, size_t length,
+                                              float *out, size_t out_capacity,
+                                              int32_t accumulate);
+
+/*
+** As wn_sparse_projector_project_piece_f32, for IEEE half-precision input
+** (uint16_t bit patterns). Thread safety: as for the object.
+*/
+int32_t wn_sparse_projector_project_piece_f16(wn_sparse_projector *projector,
+                                              const uint16_t *x, size_t rows,
+                                              size_t offset, size_t length,
+                                              float *out, size_t out_capacity,
+                                              int32_t accumulate);
+
+/* ---------------------------------------------------------------------------
 ** Kronecker-factored projection of linear layers (DESIGN 2.7, LoGra)
 **
 ** For a linear layer y = W x with W d_out x d_in, one sample's per-token
@@ -536,6 +613,7 @@ typedef struct wn_engine wn_engine;
 #define WN_PARAM_WEIGHT_MIN 18            /* [0, 1], default 0.1 */
 #define WN_PARAM_WEIGHT_MAX 19            /* [1, 1e6], default 10 */
 #define WN_PARAM_DIVERSITY_STEP_SIZE 20   /* GREATS eta, default 0.01 */
+#define WN_PARAM_DIVERSITY_METHOD 21      /* WN_DIVERSITY_*, default AUTO */
 
 #define WN_POLICY_TOP_FRACTION 0
 #define WN_POLICY_DOMAIN_QUOTA 1
@@ -554,6 +632,14 @@ typedef struct wn_engine wn_engine;
 #define WN_WEIGHTING_UNIFORM 1
 #define WN_WEIGHTING_SELF_NORMALIZED 2
 #define WN_WEIGHTING_UNBIASED 3
+
+/* Diversity policy algorithm: AUTO runs the exact sequential greedy while
+** n*N*k <= 2^32 multiply-adds and the blocked greedy (b ~ sqrt(N/2) picks
+** per pass over the pool, O(ceil(n/b)*N*k)) beyond; both pick the same
+** rows for any thread count. */
+#define WN_DIVERSITY_AUTO 0
+#define WN_DIVERSITY_SEQUENTIAL 1
+#define WN_DIVERSITY_BLOCKED 2
 
 #define WN_PLAN_PLANNED 0 /* chosen by the policy */
 #define WN_PLAN_WARMUP 1  /* a warm-up epoch: full pool or a random subset */

@@ -17,6 +17,12 @@ struct Project: ParsableCommand {
       up to D. The input is memory-mapped and processed in row blocks; P is cached whole \
       when D·K·4 bytes fit half the memory budget, otherwise generated in panels.
 
+      --kind sjlt is the sparse JL map instead (SJLT; CountSketch with --nnz 1, the \
+      default): each input coordinate has --nnz nonzeros ±1/√nnz keyed by (seed, \
+      coordinate), so nothing is stored and a block is one read of its gradients, for any D \
+      (10⁸ and beyond). A store records the map (kind, seed, nnz, K, D) in its manifest; \
+      `winnow score` refuses to compare features of different maps.
+
       With --adam-m and --adam-v (the optimizer's moments, shape (D,)), each gradient g is \
       first turned into LESS's Adam feature: m' = 0.9·m + 0.1·g, v' = 0.999·v + 0.001·g², \
       Γ = m' / √(v' + 1e-8) (ε inside the root, no bias correction), then projected.
@@ -60,8 +66,11 @@ struct Project: ParsableCommand {
   @Option(name: .long, help: "Seed of the projection matrix.")
   var seed: UInt64 = 0
 
-  @Option(name: .long, help: "Entry distribution: rademacher or gaussian.")
-  var kind: ProjectorKind = .rademacher
+  @Option(name: .long, help: "Entry distribution: rademacher or gaussian; or sjlt, the sparse JL map.")
+  var kind: ProjectionKind = .rademacher
+
+  @Option(name: .long, help: "Nonzeros per input coordinate of --kind sjlt, 1...min(K, 4096) (default 1).")
+  var nnz: Int?
 
   @Option(name: .long, help: "Output dtype: f32 or f16.")
   var dtype: OutputDType = .f32
@@ -91,6 +100,10 @@ struct Project: ParsableCommand {
     }
     guard shardRows > 0 else { throw ValidationError("--shard-rows must be positive") }
     guard ids == nil || store != nil else { throw ValidationError("--ids applies to --store only") }
+    guard nnz == nil || kind == .sjlt else { throw ValidationError("--nnz applies to --kind sjlt only") }
+    if let nnz, nnz < 1 || nnz > dim {
+      throw ValidationError("--nnz must be in 1...\(dim) (at most --dim), got \(nnz)")
+    }
     if let output { try checkOutputFolder(output) }
   }
 
@@ -101,9 +114,8 @@ struct Project: ParsableCommand {
     let plan = try ProjectionPlan(
       rows: pieces.rowCount, inputDim: pieces.dim, outputDim: dim,
       budget: memoryBudget.bytes, needsConversion: pieces.needsConversion || adam != nil)
-    let projector = try DenseProjector(
-      kind: kind, seed: seed, inputDim: pieces.dim, outputDim: dim,
-      memoryBudget: plan.matrixBytes)
+    let projector = try kind.makeProjector(
+      seed: seed, inputDim: pieces.dim, outputDim: dim, nnz: nnz, matrixBytes: plan.matrixBytes)
     let sink = try makeSink(pieces: pieces, adam: adam != nil)
     let progress = Progress("project", total: pieces.rowCount)
     var out = [Float](repeating: 0, count: plan.blockRows * dim)
@@ -136,7 +148,8 @@ struct Project: ParsableCommand {
     // features were projected, so a store says exactly how it was made.
     let metadata = FeatureStoreMetadata(
       projector: kind.rawValue + (adam ? "/adam" : ""), seed: seed, k: dim,
-      inputDim: pieces.dim, dtype: dtype, checkpoint: checkpoint, weight: weight)
+      inputDim: pieces.dim, dtype: dtype, checkpoint: checkpoint, weight: weight,
+      nnz: kind == .sjlt ? nnz ?? 1 : nil)
     let writer = try FeatureStoreWriter.openOrCreate(
       directory: URL(fileURLWithPath: store), metadata: metadata, shardRows: shardRows,
       expectedInputRows: pieces.rowCount)

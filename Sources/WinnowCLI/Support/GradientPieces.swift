@@ -43,7 +43,7 @@ struct GradientPieces {
   /// Projects rows `rows` of every piece into `out` (`rows.count × k`),
   /// turning gradients into LESS Adam features first when `adam` is given.
   func project(
-    rows: Range<Int>, with projector: DenseProjector, adam: AdamMoments? = nil,
+    rows: Range<Int>, with projector: any FeatureProjector, adam: AdamMoments? = nil,
     into out: UnsafeMutablePointer<Float>
   ) throws {
     var scratch = [Float]()

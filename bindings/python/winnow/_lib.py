@@ -56,6 +56,15 @@ SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "wn_projector_project_f16": (_i32, [_ptr, c_uint16_p, _size, c_float_p, _size]),
     "wn_projector_project_piece_f16": (
         _i32, [_ptr, c_uint16_p, _size, _size, _size, c_float_p, _size, _i32]),
+    # sparse JL projector
+    "wn_sparse_projector_create": (_i32, [c_void_pp, _u64, _size, _size, _size]),
+    "wn_sparse_projector_free": (None, [_ptr]),
+    "wn_sparse_projector_last_error": (_str, [_ptr]),
+    "wn_sparse_projector_dims": (_i32, [_ptr, c_size_p, c_size_p, c_size_p]),
+    "wn_sparse_projector_project_piece_f32": (
+        _i32, [_ptr, c_float_p, _size, _size, _size, c_float_p, _size, _i32]),
+    "wn_sparse_projector_project_piece_f16": (
+        _i32, [_ptr, c_uint16_p, _size, _size, _size, c_float_p, _size, _i32]),
     # factored projection and exact dot products
     "wn_factored_projector_create": (
         _i32, [c_void_pp, _size, c_uint64_p, c_size_p, c_size_p, c_size_p, c_size_p, _u64, _i32]),

@@ -21,7 +21,7 @@ PARAMS = {
     "warmup_fraction": 10, "mixture_rule": 11, "alignment_clip": 12,
     "alignment_temperature": 13, "excess_loss_step_size": 14, "mixture_smoothing": 15,
     "weighting": 16, "weight_temperature": 17, "weight_min": 18, "weight_max": 19,
-    "diversity_step_size": 20,
+    "diversity_step_size": 20, "diversity_method": 21,
 }
 #: Names accepted for the enumerated parameters.
 CHOICES = {
@@ -29,9 +29,10 @@ CHOICES = {
     "score_combination": {"lr_weighted": 0, "moving_average": 1},
     "mixture_rule": {"fixed": 0, "gradient_alignment": 1, "excess_loss": 2, "bandit": 3},
     "weighting": {"automatic": 0, "uniform": 1, "self_normalized": 2, "unbiased": 3},
+    "diversity_method": {"auto": 0, "sequential": 1, "blocked": 2},
 }
 INTEGER_PARAMS = {"policy", "seed", "score_combination", "select_every", "warmup_epochs",
-                  "mixture_rule", "weighting"}
+                  "mixture_rule", "weighting", "diversity_method"}
 PLAN_KINDS = ("planned", "warmup", "reused")
 POLICIES = ("top_fraction", "domain_quota", "stochastic", "diversity")
 

@@ -1,4 +1,5 @@
-"""The dense random projection ``phi(g) = P^T g / sqrt(k)`` (DESIGN 2.1)."""
+"""Random projections of gradients: the dense ``phi(g) = P^T g / sqrt(k)``
+(DESIGN 2.1) and the sparse JL map (SJLT / CountSketch, DESIGN 2.8)."""
 
 from __future__ import annotations
 
@@ -51,25 +52,60 @@ class Projector(LibraryObject):
         be a C-contiguous ``float32`` array of ``rows x k``), so the pieces of
         a gradient sum to the whole's features.
         """
-        x = np.asarray(x)
-        half = x.dtype == np.float16
-        x = A.contiguous(x, np.float16 if half else np.float32, "x")
-        if x.ndim == 1:
-            x = x.reshape(1, -1)
-        if x.ndim != 2:
-            raise ValueError(f"x must be 1-D or 2-D, got shape {x.shape}")
-        rows, length = x.shape
-        if out is None:
-            out = np.zeros((rows, self.output_dim), dtype=np.float32)
-        elif out.dtype != np.float32 or not out.flags.c_contiguous:
-            raise ValueError("out must be a C-contiguous float32 array")
-        if half:
-            self._check(lib.wn_projector_project_piece_f16(
-                self._handle, x.view(np.uint16).ctypes.data_as(ctypes.POINTER(ctypes.c_uint16)),
-                rows, offset, length, A.f32(out), out.size, int(accumulate)))
-        else:
-            self._check(lib.wn_projector_project_piece_f32(
-                self._handle, A.f32(x), rows, offset, length, A.f32(out), out.size,
-                int(accumulate)))
-        return out
+        return _project(self, "projector", x, offset, out, accumulate)
 
+
+class SparseProjector(LibraryObject):
+    """A sparse JL map (SJLT; CountSketch with ``nnz=1``) from ``D`` to ``k``.
+
+    Each input coordinate has ``nnz`` nonzeros ``+-1/sqrt(nnz)``, keyed by
+    ``(seed, coordinate)``; nothing is generated ahead, so a call is one read
+    of the gradient, for any ``D`` (LoRA-of-7B's ``1.3e8`` included). Results
+    are bit-identical for any batch size and thread count; pieces at their
+    offsets sum to the whole. Safe to share between threads.
+
+    Args:
+        input_dim: ``D >= 1``.
+        output_dim: ``k`` in ``1 .. 2**32 - 1``.
+        nnz: nonzeros per coordinate, ``1 <= nnz <= min(k, 4096)``.
+        seed: the map's key.
+    """
+
+    _kind = "sparse_projector"
+
+    def __init__(self, input_dim: int, output_dim: int, nnz: int = 1, seed: int = 0):
+        handle = ctypes.c_void_p()
+        check(lib.wn_sparse_projector_create(ctypes.byref(handle), seed, input_dim,
+                                             output_dim, nnz))
+        self._handle = handle
+        self.input_dim, self.output_dim, self.nnz, self.seed = input_dim, output_dim, nnz, seed
+
+    def project(self, x, offset: int = 0, out=None, accumulate: bool = False) -> np.ndarray:
+        """As ``Projector.project``: ``rows x length`` gradients (columns
+        ``offset ..`` of ``D``; ``float16`` read as half precision) into
+        ``rows x k`` features, overwritten or added to ``out``."""
+        return _project(self, "sparse_projector", x, offset, out, accumulate)
+
+
+def _project(p, kind, x, offset, out, accumulate):
+    """The shared body of ``project``: checks, dtype dispatch, the C call."""
+    x = np.asarray(x)
+    half = x.dtype == np.float16
+    x = A.contiguous(x, np.float16 if half else np.float32, "x")
+    if x.ndim == 1:
+        x = x.reshape(1, -1)
+    if x.ndim != 2:
+        raise ValueError(f"x must be 1-D or 2-D, got shape {x.shape}")
+    rows, length = x.shape
+    if out is None:
+        out = np.zeros((rows, p.output_dim), dtype=np.float32)
+    elif out.dtype != np.float32 or not out.flags.c_contiguous:
+        raise ValueError("out must be a C-contiguous float32 array")
+    if half:
+        p._check(getattr(lib, f"wn_{kind}_project_piece_f16")(
+            p._handle, x.view(np.uint16).ctypes.data_as(ctypes.POINTER(ctypes.c_uint16)),
+            rows, offset, length, A.f32(out), out.size, int(accumulate)))
+    else:
+        p._check(getattr(lib, f"wn_{kind}_project_piece_f32")(
+            p._handle, A.f32(x), rows, offset, length, A.f32(out), out.size, int(accumulate)))
+    return out

@@ -1,0 +1,84 @@
+import Dispatch
+import Foundation
+import Winnow
+
+/// Sparse JL figures at D = 2²⁷, N = 8, k = 8192 (a 4 GiB Float32 gradient):
+/// `projection.sjlt.read` GB/s of gradient read by a plain sum of the same
+/// array on all cores (the memory roofline), `projection.sjlt.s<S>` GB/s of
+/// the SJLT (CountSketch at S = 1) against it, the half-precision input
+/// (2 GiB), and `projection.dense.sjlt-shape` the dense panel projection at
+/// that shape, extrapolated from a timed slice of D (its cost is linear in
+/// D), which the SJLT figures are also measured against.
+func benchSparse(_ report: Report, _ options: Options) throws {
+  let (n, d, k) = options.smoke ? (8, 1 << 20, 512) : (8, 1 << 27, 8192)
+  let bytes = Double(n * d * 4)
+  let x = filledBuffer(n * d, seed: 5)
+  defer { x.deallocate() }
+  let out = UnsafeMutablePointer<Float>.allocate(capacity: n * k)
+  defer { out.deallocate() }
+  let read = "projection.sjlt.read"
+  var sink: Float = 0
+  let tr = bestTime(repeats: 3, warmup: 1) { sink += parallelSum(x, count: n * d) }
+  report.add(read, bytes / tr / 1e9, "GB/s",
+             note: "sum of the same \(n) × \(d) Float32 array on all cores (sum \(sink))")
+  let dense = try denseSlice(x: x, n: n, d: d, k: k, options: options)
+  report.add("projection.dense.sjlt-shape", bytes / dense / 1e9, "GB/s",
+             note: "dense panels, \(n) × \(d) → \(k), extrapolated: \(String(format: "%.0f", dense)) s per call")
+  for s in [1, 4] {
+    let p = try SparseProjector(seed: 1, inputDim: d, outputDim: k, nonzeros: s)
+    let t = try bestTime(repeats: 3, warmup: 1) { try p.project(x, rows: n, into: out) }
+    let name = "projection.sjlt.s\(s)"
+    report.add(name, bytes / t / 1e9, "GB/s", vs: read,
+               note: "N=\(n), D=\(d), k=\(k), \(p.threads) threads: \(String(format: "%.3f", t)) s per call")
+    report.add(name + ".vs-dense", bytes / t / 1e9, "GB/s", vs: "projection.dense.sjlt-shape")
+  }
+  // Half precision: the same sketch reading half the bytes.
+  let half = UnsafeMutablePointer<UInt16>.allocate(capacity: n * d)
+  defer { half.deallocate() }
+  for i in 0..<(n * d) { half[i] = Float16(x[i]).bitPattern }
+  let p = try SparseProjector(seed: 1, inputDim: d, outputDim: k, nonzeros: 1)
+  let th = try bestTime(repeats: 3, warmup: 1) { try p.project(half: half, rows: n, into: out) }
+  report.add("projection.sjlt.s1.f16", Double(n * d * 2) / th / 1e9, "GB/s", vs: read,
+             note: "half-precision input, \(String(format: "%.3f", th)) s per call (GB/s of fp16 read)")
+}
+
+/// The sum of `count` floats, split over all cores: one read of the array.
+private func parallelSum(_ x: UnsafePointer<Float>, count: Int) -> Float {
+  let parts = ProcessInfo.processInfo.activeProcessorCount
+  let chunk = (count + parts - 1) / parts
+  let sums = UnsafeMutablePointer<Float>.allocate(capacity: parts)
+  defer { sums.deallocate() }
+  nonisolated(unsafe) let (xs, ss) = (x, sums)
+  DispatchQueue.concurrentPerform(iterations: parts) { p in
+    let lo = p * chunk, hi = min(count, lo + chunk)
+    // Eight independent accumulators so the loop vectorizes and streams.
+    var a = SIMD8<Float>()
+    var i = lo
+    while i + 8 <= hi {
+      a += UnsafeRawPointer(xs + i).loadUnaligned(as: SIMD8<Float>.self)
+      i += 8
+    }
+    var s = a.sum()
+    while i < hi { s += xs[i]; i += 1 }
+    ss[p] = s
+  }
+  return (0..<parts).reduce(0) { $0 + sums[$1] }
+}
+
+/// Seconds per dense projection of `n × d` to `k`, from a timed slice of
+/// `d` (256 MiB panels, as the LoRA figure), scaled by `d / slice`.
+private func denseSlice(
+  x: UnsafePointer<Float>, n: Int, d: Int, k: Int, options: Options
+) throws -> Double {
+  let slice = options.smoke ? 8192 : 32_768
+  let p = try DenseProjector(inputDim: d, outputDim: k, memoryBudget: 256 << 20)
+  let piece = UnsafeMutablePointer<Float>.allocate(capacity: n * slice)
+  defer { piece.deallocate() }
+  for r in 0..<n { (piece + r * slice).update(from: x + r * d, count: slice) }
+  let out = UnsafeMutablePointer<Float>.allocate(capacity: n * k)
+  defer { out.deallocate() }
+  let t = try bestTime(repeats: 1, warmup: 0) {
+    try p.project(piece: piece, rows: n, offset: 0, length: slice, into: out, accumulate: false)
+  }
+  return t * Double(d) / Double(slice)
+}
