@@ -98,10 +98,9 @@ struct SHA256 {
   ///
   /// - Throws: `.io` naming the file when it cannot be read.
   static func hex(ofFile path: String) throws -> String {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else {
-      throw WinnowError(.io, "\(path): cannot open to compute its checksum (errno \(errno))")
-    }
+    // Regular files only, opened without blocking (a FIFO or /dev/zero
+    // would otherwise hang or read forever).
+    let (fd, _) = try NPYSyscalls.openForReading(path)
     defer { close(fd) }
     var hash = SHA256()
     let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)

@@ -75,6 +75,10 @@ struct Project: ParsableCommand {
   @Flag(name: .long, help: "Print elapsed time and peak memory to stderr at the end.")
   var stats = false
 
+  /// Test hook: sleep after each row block, so a test can kill the process mid-run.
+  @Option(name: .customLong("pause-after-block-ms"), help: .hidden)
+  var pauseAfterBlockMs: Int = 0
+
   enum OutputDType: String, ExpressibleByArgument, CaseIterable { case f32, f16 }
 
   func validate() throws {
@@ -116,6 +120,7 @@ struct Project: ParsableCommand {
       }
       start = rows.upperBound
       progress.update(start)
+      if pauseAfterBlockMs > 0 { usleep(UInt32(clamping: pauseAfterBlockMs) * 1000) }
     }
     try sink.finish()
     progress.finish()
@@ -139,6 +144,7 @@ struct Project: ParsableCommand {
       inputDim: pieces.dim, dtype: dtype, checkpoint: checkpoint, weight: weight)
     let writer = try FeatureStoreWriter.openOrCreate(
       directory: URL(fileURLWithPath: store), metadata: metadata, shardRows: shardRows)
+    try writer.checkResume(inputRows: pieces.rowCount)
     return StoreSink(writer: writer, ids: idValues)
   }
 }

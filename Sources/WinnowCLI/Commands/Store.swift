@@ -64,6 +64,7 @@ struct StoreImport: ParsableCommand {
       dtype: dtype == .f16 ? .float16 : .float32, checkpoint: checkpoint, weight: weight)
     let writer = try FeatureStoreWriter.openOrCreate(
       directory: URL(fileURLWithPath: store), metadata: metadata, shardRows: shardRows)
+    try writer.checkResume(inputRows: features.rowCount)
     let progress = Progress("import", total: features.rowCount)
     var block = [Float](repeating: 0, count: shardRows * features.dim)
     var start = writer.nextInputRow
