@@ -34,9 +34,13 @@ extension DenseProjector {
   ) throws {
     let k = outputDim
     if rows == 0 { return }
+    // Held until the sums are scaled out: the panel, half and sum buffers
+    // are shared by every caller of this projector.
+    lock.lock()
+    defer { lock.unlock() }
     var sums: UnsafeMutablePointer<Float>?
     try withPanels(offset: offset, length: length) { d0, n, p in
-      // Reserved under the panel lock; `out` itself when not accumulating.
+      // `out` itself when not accumulating.
       let t = sums ?? (accumulate ? sumStorage.reserve(rows * k) : out)
       if sums == nil { t.update(repeating: 0, count: rows * k) }
       sums = t
@@ -85,12 +89,11 @@ extension DenseProjector {
 
   /// Calls `body(d0, n, P[d0..<d0+n, :])` for consecutive row panels of `P`
   /// covering `offset..<offset+length`, from the cache or freshly generated.
+  /// The caller holds `lock`.
   func withPanels(
     offset: Int, length: Int,
     _ body: (Int, Int, UnsafePointer<Float>) throws -> Void
   ) throws {
-    lock.lock()
-    defer { lock.unlock() }
     let k = outputDim
     if cachesMatrix {
       let whole = cacheStorage ?? generate(rows: 0..<inputDim)
