@@ -37,8 +37,9 @@
       for (int j = 0; j < CB; j++) t[(r + i) * ldt + cb + j] = acc[i][j];     \
   }
 
-// The body for columns [c0, c1): full tiles, then leftover rows one at a
-// time (RT = 1), then a partial column block chained in memory.
+// The body for columns [c0, c1): full tiles, then leftover rows in tiles of
+// 4, 2 and 1 (fewer passes than one row at a time), then a partial column
+// block chained in memory.
 #define WN_PANEL_BODY(RT, CB)                                                 \
   for (size_t cb = c0; cb < c1; cb += CB) {                                   \
     size_t cw = c1 - cb < CB ? c1 - cb : CB;                                  \
@@ -47,6 +48,8 @@
       size_t r = 0;                                                           \
       if (cw == CB) {                                                         \
         for (; r + RT <= rows; r += RT) WN_PANEL_TILE(RT, CB)                 \
+        if (r + 4 <= rows && RT > 4) { WN_PANEL_TILE(4, CB) r += 4; }         \
+        if (r + 2 <= rows && RT > 2) { WN_PANEL_TILE(2, CB) r += 2; }         \
         for (; r < rows; r++) WN_PANEL_TILE(1, CB)                            \
       } else {                                                                \
         for (; r < rows; r++)                                                 \
