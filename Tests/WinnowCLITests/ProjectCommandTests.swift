@@ -151,3 +151,22 @@ assert err < 1e-5, err
     #expect(run.stderr.contains("exactly one of --output"))
   }
 }
+
+/// `winnow project` gives the same bytes whatever its memory budget (P
+/// cached or generated in panels, rows in blocks of 1 to all) and thread count.
+@Suite struct ProjectBytesCommandTests {
+  @Test func veryDifferentMemoryBudgetsAndThreadCountsGiveTheSameBytes() throws {
+    let ws = try Workspace()
+    try ws.python("np.save('g.npy', np.random.default_rng(5).standard_normal((300, 3000)).astype('<f4'))")
+    let args = ["project", "--input", "g.npy", "--dim", "256", "--seed", "3"]
+    var outputs = [Data]()
+    for (budget, threads) in [("2G", "1"), ("1M", "2"), ("2G", "2"), ("1M", "1")] {
+      let run = try ws.winnow(args + ["--memory-budget", budget, "--output", "f\(outputs.count).npy"],
+                              environment: ["OPENBLAS_NUM_THREADS": threads])
+      #expect(run.status == 0, "\(run.stderr)")
+      outputs.append(try ws.data("f\(outputs.count).npy"))
+    }
+    for o in outputs.dropFirst() { #expect(o == outputs[0]) }
+  }
+}
+

@@ -10,24 +10,8 @@ import Winnow
     #expect(try ws.winnow(args + ["--store", "whole"]).status == 0)
 
     // Start a slowed-down ingest and SIGKILL it once a few shards are listed.
-    let process = Process()
-    process.executableURL = CLI.executable
-    process.arguments = args + ["--store", "cut", "--pause-after-shard-ms", "30"]
-    process.currentDirectoryURL = ws.url
-    process.standardOutput = FileHandle.nullDevice
-    try process.run()
-    let manifest = ws.url.appendingPathComponent("cut/manifest.json")
-    var listed = 0
-    let deadline = Date().addingTimeInterval(20)
-    while listed < 3, Date() < deadline {
-      usleep(5_000)
-      listed = (try? String(contentsOf: manifest, encoding: .utf8))?.components(separatedBy: "inputStart").count ?? 1
-      listed -= 1
-    }
-    #expect(process.isRunning, "the ingest finished before it could be killed")
-    kill(process.processIdentifier, SIGKILL)
-    process.waitUntilExit()
-    #expect(process.terminationReason == .uncaughtSignal)
+    let reason = try killAfterShards(ws, args + ["--store", "cut", "--pause-after-shard-ms", "30"], store: "cut", shards: 3)
+    #expect(reason == .uncaughtSignal, "the ingest finished before it could be killed")
     let partial = try FeatureStore(directory: ws.url.appendingPathComponent("cut"))
     #expect(partial.shards.count >= 3 && partial.shards.count < 30)
 
@@ -94,4 +78,76 @@ import Winnow
     #expect(big - baseline < 8 * 1024 + 4 * 1024, "peak \(big) KiB vs baseline \(baseline) KiB")
     print("RSS: baseline \(baseline) KiB, 32 MiB store with an 8 MiB cap \(big) KiB")
   }
+
+  /// `winnow project --store` killed with SIGKILL after a random number of
+  /// shards, then resumed with another memory budget (so other row blocks,
+  /// starting elsewhere): every file is the bytes of an uninterrupted run.
+  @Test func killingAProjectionAtRandomPointsThenResumingGivesTheSameBytes() throws {
+    let ws = try Workspace()
+    try ws.python("np.save('g.npy', np.random.default_rng(8).standard_normal((600, 1500)).astype('<f4'))")
+    let args = ["project", "--input", "g.npy", "--dim", "200", "--seed", "4", "--shard-rows", "40"]
+    #expect(try ws.winnow(args + ["--store", "whole", "--memory-budget", "2G"]).status == 0)
+    let names = try FileManager.default.contentsOfDirectory(atPath: ws.path("whole")).sorted()
+    var rng = SystemRandomNumberGenerator()
+    var killed = 0
+    for trial in 0..<4 {
+      let cut = "cut\(trial)", shards = Int.random(in: 1...12, using: &rng)
+      // A 1M budget: P (1.2 MB) in panels, row blocks of ~40 rows.
+      let reason = try killAfterShards(
+        ws, args + ["--store", cut, "--memory-budget", "1M", "--pause-after-block-ms", "\(Int.random(in: 5...40, using: &rng))"],
+        store: cut, shards: shards)
+      if reason == .uncaughtSignal { killed += 1 }
+      let resumed = try ws.winnow(args + ["--store", cut, "--memory-budget", trial % 2 == 0 ? "2G" : "3M"],
+                                  environment: ["OPENBLAS_NUM_THREADS": trial % 2 == 0 ? "1" : "2"])
+      #expect(resumed.status == 0, "\(resumed.stderr)")
+      #expect(try FileManager.default.contentsOfDirectory(atPath: ws.path(cut)).sorted() == names)
+      for name in names { #expect(try ws.data("whole/\(name)") == ws.data("\(cut)/\(name)"), "trial \(trial): \(name)") }
+    }
+    #expect(killed >= 3, "only \(killed) of 4 runs were killed before finishing")
+  }
+
+  /// Starts `winnow arguments`, waits until `store`'s manifest lists
+  /// `shards` shards (at most 30 s), SIGKILLs it and returns how it ended.
+  func killAfterShards(_ ws: Workspace, _ arguments: [String], store: String, shards: Int) throws -> Process.TerminationReason {
+    let process = Process()
+    process.executableURL = CLI.executable
+    process.arguments = arguments
+    process.currentDirectoryURL = ws.url
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let manifest = ws.url.appendingPathComponent("\(store)/manifest.json")
+    var listed = 0
+    let deadline = Date().addingTimeInterval(30)
+    while listed < shards, process.isRunning, Date() < deadline {
+      usleep(2_000)
+      listed = ((try? String(contentsOf: manifest, encoding: .utf8))?.components(separatedBy: "inputStart").count ?? 1) - 1
+    }
+    kill(process.processIdentifier, SIGKILL)
+    process.waitUntilExit()
+    return process.terminationReason
+  }
+
+  @Test func aManifestRunningPastOrOverflowingTheInputIsAnErrorNamingTheField() throws {
+    let ws = try Workspace()
+    try ws.python("""
+      np.save('x.npy', np.ones((30, 4), '<f4'))
+      np.save('short.npy', np.ones((10, 4), '<f4'))
+      """)
+    let args = ["store", "import", "--shard-rows", "8", "--store", "s"]
+    #expect(try ws.winnow(args + ["--input", "x.npy"]).status == 0)
+    expectFailure(try ws.winnow(args + ["--input", "short.npy"]), mentioning: "shards[3].inputStart + shards[3].rows = 30")
+    let url = ws.url.appendingPathComponent("s/manifest.json")
+    for bad in ["9223372036854775807", "-16"] {
+      let text = try String(contentsOf: url, encoding: .utf8)
+        .replacingOccurrences(of: "\"inputStart\" : 24", with: "\"inputStart\" : \(bad)")
+      try text.write(to: url, atomically: true, encoding: .utf8)
+      let run = try ws.winnow(args + ["--input", "x.npy"])
+      expectFailure(run, mentioning: "manifest.json: shards[3].inputStart = \(bad)")
+      #expect(run.status == 1, "status \(run.status): \(run.stderr)")
+      try text.replacingOccurrences(of: "\"inputStart\" : \(bad)", with: "\"inputStart\" : 24")
+        .write(to: url, atomically: true, encoding: .utf8)
+    }
+  }
 }
+

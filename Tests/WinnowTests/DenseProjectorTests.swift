@@ -60,7 +60,8 @@ import Testing
               start += rows
             }
           }
-          #expect(relativeError(got, reference) < 1e-5, "batch \(batch) threads \(threads)")
+          // The same computation split differently: the same bytes.
+          #expect(got == reference, "batch \(batch) threads \(threads)")
         }
       }
     }

@@ -63,6 +63,20 @@ size_t wn_sjlt_max_nnz(void);
 /// The scratch floats one sparse JL call needs for output dimension `k`.
 size_t wn_sjlt_work_floats(size_t k);
 
+/// `T += X · P` with a fixed order of operations: every element
+/// `t[r*ldt + j]` (r < rows, c0 ≤ j < c1) becomes the chain
+/// `t = fma(x[r*ldx + w], p[w*ldp + j], t)` for w = 0, 1, …, n−1, in order.
+/// `X` is `rows × n` (row stride `ldx`), `P` is `n × (≥ c1)` (row stride
+/// `ldp`). A chain never depends on the other rows or columns in the call,
+/// on how `n` is split across calls, or on `isa`: 2 = AVX-512, 1 = AVX2+FMA,
+/// 0 = portable, −1 = the best this CPU has (a higher value falls back).
+void wn_panel_accumulate(const float *x, size_t ldx, size_t rows, size_t n,
+                         const float *p, size_t ldp, size_t c0, size_t c1,
+                         float *t, size_t ldt, int isa);
+
+/// The instruction set `wn_panel_accumulate` uses with `isa` = −1.
+int wn_panel_accumulate_isa(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -86,10 +86,8 @@ final class SHA256 {
   /// - Throws: `.io` naming the file when it cannot be read.
   /// - Complexity: O(file size).
   static func hex(ofFile path: String) throws -> String {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else {
-      throw WinnowError(.io, "\(path): cannot open to compute its checksum (errno \(errno))")
-    }
+    // The one checked open: a FIFO or device is refused before it can block.
+    let (fd, _) = try NPYSyscalls.openForReading(path)
     defer { close(fd) }
     let hash = try SHA256()
     let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)

@@ -17,9 +17,13 @@ import CWinnowKernels
 /// the pieces sum to the features of the whole.
 ///
 /// `P` is cached whole when `D·k·4` bytes fit `memoryBudget`; otherwise row
-/// panels of `P` that fit the budget are generated on the fly and accumulated
-/// with `cblas_sgemm`, so memory stays bounded for any `D` (LoRA-sized `D` in
-/// the millions included).
+/// panels of `P` that fit the budget are generated on the fly and accumulated,
+/// so memory stays bounded for any `D` (LoRA-sized `D` in the millions
+/// included). The multiply is a fixed-order kernel (`wn_panel_accumulate`,
+/// fused multiply-adds in input order), not sgemm, so the features are the
+/// same bytes for any row blocking, memory budget, thread count and
+/// instruction set; pieces summed with `accumulate` agree with the whole up
+/// to float rounding.
 ///
 /// Thread safety: a projector may be shared across threads; calls that
 /// generate panels serialize on the panel buffer.
@@ -45,6 +49,11 @@ public final class DenseProjector: @unchecked Sendable {
   let panelStorage = ScratchBuffer()
   /// Float32 copy of one chunk of half-precision input.
   let halfStorage = ScratchBuffer()
+  /// Unscaled `rows × k` sums of an accumulating call.
+  let sumStorage = ScratchBuffer()
+  /// The instruction set of the multiply (−1: the best the CPU has). Tests
+  /// set 0 or 1 to prove every path gives the same bytes.
+  package var kernelISA: Int32 = -1
 
   /// The default memory budget for `P`: 1 GiB.
   public static let defaultMemoryBudget = 1 << 30

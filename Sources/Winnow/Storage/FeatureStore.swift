@@ -94,21 +94,35 @@ public final class FeatureStore: FeatureSource, @unchecked Sendable {
     blocks = StoreBlockReader(paths: arrays.map(\.url.path))
   }
 
+  /// Opens one of a shard's files: resolved inside the store (a symbolic
+  /// link leaving it is refused), a regular file (a link to `/dev/zero`
+  /// would make the checksum read forever), checksum checked if `verify`.
   private static func open(
     _ name: String, in directory: URL, shard: FeatureStoreShard, verify: Bool
   ) throws -> NPYArray {
-    let url = directory.appendingPathComponent(name)
+    let role = name == shard.features ? "features" : "ids"
+    let what = "shard \(shard.features) \(role)"
+    let path = try NPYSyscalls.resolveInside(directory.path, name, what: what)
     if verify {
       let want = name == shard.features ? shard.featuresSHA256 : shard.idsSHA256
-      let got = try SHA256.hex(ofFile: url.path)
+      let got: String
+      do {
+        got = try SHA256.hex(ofFile: path)
+      } catch let error as WinnowError {
+        throw WinnowError(error.code, "\(what): \(error.message)")
+      }
       guard got == want else {
         throw WinnowError(
           .format,
-          "\(url.path): checksum mismatch: the manifest records SHA-256 \(want), the file has \(got); "
-            + "the shard was changed or corrupted")
+          "\(directory.appendingPathComponent(name).path): checksum mismatch: the manifest records "
+            + "SHA-256 \(want), the file has \(got); the shard was changed or corrupted")
       }
     }
-    return try NPYArray(contentsOf: url)
+    do {
+      return try NPYArray(contentsOf: URL(fileURLWithPath: path))
+    } catch let error as WinnowError {
+      throw WinnowError(error.code, "\(what): \(error.message)")
+    }
   }
 
   public var rowCount: Int { starts[starts.count - 1] }
@@ -120,7 +134,7 @@ public final class FeatureStore: FeatureSource, @unchecked Sendable {
   /// - Complexity: O(N) time and memory.
   public func ids() throws -> [Int64] {
     try shards.flatMap { shard in
-      try NPYArray(contentsOf: directory.appendingPathComponent(shard.ids)).readInt64()
+      try Self.open(shard.ids, in: directory, shard: shard, verify: false).readInt64()
     }
   }
 

@@ -81,14 +81,17 @@ struct FeatureStoreManifest: Codable, Hashable {
   var metadata: FeatureStoreMetadata
   var shards: [FeatureStoreShard] = []
 
-  /// Reads and checks the manifest of the store at `directory`.
+  /// Reads and checks the manifest of the store at `directory`: a regular
+  /// file inside the store (symbolic links resolved), every field validated
+  /// (`validate`).
   static func load(from directory: URL) throws -> FeatureStoreManifest {
     let url = directory.appendingPathComponent(fileName)
     let data: Data
     do {
-      data = try Data(contentsOf: url)
-    } catch {
-      throw WinnowError(.io, "\(url.path): cannot read the feature store manifest")
+      let path = try NPYSyscalls.resolveInside(directory.path, fileName, what: "the store manifest")
+      data = Data(try NPYSyscalls.readWholeFile(path, limit: byteLimit))
+    } catch let error as WinnowError {
+      throw WinnowError(.io, "\(url.path): cannot read the feature store manifest: \(error.message)")
     }
     let manifest: FeatureStoreManifest
     do {
@@ -100,9 +103,7 @@ struct FeatureStoreManifest: Codable, Hashable {
       throw WinnowError(
         .unsupported, "\(url.path): store format version \(manifest.formatVersion) is not supported")
     }
-    guard manifest.metadata.featureDType != nil, manifest.metadata.k > 0 else {
-      throw WinnowError(.format, "\(url.path): features must be <f4 or <f2 with k > 0")
-    }
+    try manifest.validate(url)
     return manifest
   }
 

@@ -90,7 +90,44 @@ public final class FeatureStoreWriter {
     let writer = FeatureStoreWriter(
       directory: directory, manifest: manifest, shardRows: shardRows, expectedInputRows: expectedInputRows)
     try writer.removeLeftovers()
+    try writer.checkListedShards()
     return writer
+  }
+
+  /// Checks that a resume can start where the manifest says: the listed
+  /// rows must not run past an input of `inputRows` rows.
+  ///
+  /// - Throws: `.shapeMismatch` naming the manifest and the last shard's fields.
+  public func checkResume(inputRows: Int) throws {
+    guard nextInputRow <= inputRows else {
+      let i = manifest.shards.count - 1
+      throw WinnowError(
+        .shapeMismatch,
+        "\(directory.appendingPathComponent(FeatureStoreManifest.fileName).path): "
+          + "shards[\(i)].inputStart + shards[\(i)].rows = \(nextInputRow) runs past the input's "
+          + "\(inputRows) rows: the store was made from another input")
+    }
+  }
+
+  /// Checks each listed shard's files against the manifest (inside the
+  /// store, regular, `rows × k` of the store's dtype, `rows` ids) before
+  /// anything is appended after them. Headers only: O(shards).
+  private func checkListedShards() throws {
+    let meta = manifest.metadata
+    for (i, shard) in manifest.shards.enumerated() {
+      for (role, name) in [("features", shard.features), ("ids", shard.ids)] {
+        let what = "shard \(shard.features) \(role)"
+        let path = try NPYSyscalls.resolveInside(directory.path, name, what: what)
+        let array = try NPYArray(contentsOf: URL(fileURLWithPath: path))
+        let (dtype, shape) = role == "ids" ? ("<i8", [shard.rows]) : (meta.dtype, [shard.rows, meta.k])
+        guard array.dtype.rawValue == dtype, array.shape == shape else {
+          throw WinnowError(
+            .format,
+            "\(directory.appendingPathComponent(FeatureStoreManifest.fileName).path): shards[\(i)] "
+              + "lists \(name) as \(dtype) \(shape), the file holds \(array.dtype.rawValue) \(array.shape)")
+        }
+      }
+    }
   }
 
   private init(
@@ -100,8 +137,8 @@ public final class FeatureStoreWriter {
     self.expectedInputRows = expectedInputRows
     self.manifest = manifest
     self.shardRows = shardRows
-    let last = manifest.shards.last
-    open = (0, last.map { $0.inputStart + $0.rows } ?? 0)
+    // `load` validated the shards: contiguous from 0, no overflow.
+    open = (0, manifest.nextInputRow)
   }
 
   /// Removes temporaries and shard files the manifest does not list: the

@@ -26,8 +26,18 @@ enum NPYSyscalls {
   // MARK: - Reading
 
   /// Opens `path` read-only and returns the descriptor and the regular file's size.
+  ///
+  /// Every file the library reads is opened here (`.npy` arrays, manifests,
+  /// checksums), so nothing can block or read forever: the file is opened
+  /// with `O_NONBLOCK` (a FIFO without a writer opens at once instead of
+  /// waiting), anything but a regular file — FIFO, socket, character or
+  /// block device such as `/dev/zero` — is refused, and only then is
+  /// `O_NONBLOCK` cleared. Symbolic links are followed; callers that must
+  /// keep a path inside a folder resolve it first (`resolveInside`).
+  ///
+  /// - Throws: `.io` naming `path` and what it is when it is not a regular file.
   static func openForReading(_ path: String) throws -> (fd: Int32, size: Int) {
-    let fd = retryingEINTR { open(path, O_RDONLY | O_CLOEXEC) }
+    let fd = retryingEINTR { open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC) }
     guard fd >= 0 else {
       throw WinnowError(.io, "\(path): cannot open for reading: \(describe())")
     }
@@ -39,7 +49,13 @@ enum NPYSyscalls {
     }
     guard (info.st_mode & S_IFMT) == S_IFREG else {
       close(fd)
-      throw WinnowError(.io, "\(path): not a regular file")
+      throw WinnowError(.io, "\(path): not a regular file (\(fileKind(info.st_mode)))")
+    }
+    let flags = fcntl(fd, F_GETFL)
+    guard flags >= 0, fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == 0 else {
+      let message = describe()
+      close(fd)
+      throw WinnowError(.io, "\(path): cannot clear O_NONBLOCK: \(message)")
     }
     return (fd, Int(info.st_size))
   }
@@ -64,6 +80,67 @@ enum NPYSyscalls {
       }
       done += n
     }
+  }
+
+  /// What a non-regular file is, for error messages.
+  static func fileKind(_ mode: mode_t) -> String {
+    switch mode & S_IFMT {
+    case S_IFIFO: return "a FIFO"
+    case S_IFCHR: return "a character device"
+    case S_IFBLK: return "a block device"
+    case S_IFSOCK: return "a socket"
+    case S_IFDIR: return "a directory"
+    case S_IFLNK: return "a symbolic link"
+    default: return "a special file"
+    }
+  }
+
+  /// The whole contents of the regular file at `path`, at most `limit` bytes.
+  ///
+  /// - Throws: `.io` for a file that cannot be read, is not regular, or is
+  ///   over `limit` bytes (checked before allocating).
+  static func readWholeFile(_ path: String, limit: Int) throws -> [UInt8] {
+    let (fd, size) = try openForReading(path)
+    defer { close(fd) }
+    guard size <= limit else {
+      throw WinnowError(.io, "\(path): \(size) bytes, over the \(limit)-byte limit for this file")
+    }
+    var bytes = [UInt8](repeating: 0, count: size)
+    var done = 0
+    while done < size {
+      let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, size - done, off_t(done)) }
+      if n < 0 && errno == EINTR { continue }
+      guard n > 0 else {
+        throw WinnowError(.io, "\(path): read failed after \(done) of \(size) bytes: \(describe())")
+      }
+      done += n
+    }
+    return bytes
+  }
+
+  /// Resolves `name` inside `folder` (symbolic links followed) and refuses a
+  /// result outside `folder`: a store's files must stay in the store.
+  ///
+  /// - Returns: the resolved absolute path.
+  /// - Throws: `.io` naming `what` when the file is missing or resolves
+  ///   outside `folder`.
+  static func resolveInside(_ folder: String, _ name: String, what: String) throws -> String {
+    guard let root = realpath(folder, nil) else {
+      throw WinnowError(.io, "\(folder): cannot resolve the folder: \(describe())")
+    }
+    defer { free(root) }
+    let joined = folder.hasSuffix("/") ? folder + name : folder + "/" + name
+    guard let resolved = realpath(joined, nil) else {
+      throw WinnowError(.io, "\(joined) (\(what)): cannot resolve: \(describe())")
+    }
+    defer { free(resolved) }
+    let base = String(cString: root), target = String(cString: resolved)
+    let prefix = base.hasSuffix("/") ? base : base + "/"
+    guard target.hasPrefix(prefix) else {
+      throw WinnowError(
+        .io, "\(joined) (\(what)) resolves to \(target), outside the folder \(base)")
+    }
+    return target
   }
 
   /// Maps `length` bytes of `fd` read-only and shared.

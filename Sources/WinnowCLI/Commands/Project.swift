@@ -84,6 +84,10 @@ struct Project: ParsableCommand {
   @Flag(name: .long, help: "Print elapsed time and peak memory to stderr at the end.")
   var stats = false
 
+  /// Test hook: sleep after each row block, so a test can kill the process mid-run.
+  @Option(name: .customLong("pause-after-block-ms"), help: .hidden)
+  var pauseAfterBlockMs: Int = 0
+
   enum OutputDType: String, ExpressibleByArgument, CaseIterable { case f32, f16 }
 
   func validate() throws {
@@ -128,6 +132,7 @@ struct Project: ParsableCommand {
       }
       start = rows.upperBound
       progress.update(start)
+      if pauseAfterBlockMs > 0 { usleep(UInt32(clamping: pauseAfterBlockMs) * 1000) }
     }
     try sink.finish()
     progress.finish()
@@ -153,6 +158,7 @@ struct Project: ParsableCommand {
     let writer = try FeatureStoreWriter.openOrCreate(
       directory: URL(fileURLWithPath: store), metadata: metadata, shardRows: shardRows,
       expectedInputRows: pieces.rowCount)
+    try writer.checkResume(inputRows: pieces.rowCount)
     return StoreSink(writer: writer, ids: idValues)
   }
 }

@@ -78,6 +78,7 @@ struct StoreImport: ParsableCommand {
     let writer = try FeatureStoreWriter.openOrCreate(
       directory: URL(fileURLWithPath: store), metadata: metadata, shardRows: shardRows,
       expectedInputRows: features.rowCount)
+    try writer.checkResume(inputRows: features.rowCount)
     let progress = Progress("import", total: features.rowCount)
     var block = [Float](repeating: 0, count: shardRows * features.dim)
     var start = writer.nextInputRow
