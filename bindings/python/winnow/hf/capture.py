@@ -1,0 +1,87 @@
+"""In-step capture: per-sample features of the batch being trained, from the
+backward pass the optimizer step already runs (no second pass).
+
+A forward hook on every layer of a ``FactoredFeatures`` keeps the layer's
+input ``A`` and registers a gradient hook on its output, which receives
+``D`` when ``Trainer`` calls ``loss.backward()``. The training loss is
+``sum_s w_s l_s / (S * g)`` (plan weights ``w``, ``S`` samples, ``g``
+gradient-accumulation steps), so sample ``s``'s rows of ``D`` are
+``w_s / (S g)`` times the gradient of its own loss ``l_s``; projection is
+linear, so multiplying its features by ``S g / w_s`` gives exactly the
+features of ``grad l_s`` that a separate pass would compute (up to dropout,
+which is on during training: these are the training step's gradients).
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import torch
+
+from .._torch_features import Capture, FactoredFeatures, _numpy, _pad_rows
+
+
+class StepCapture:
+    """Records ``(A, D)`` of ``fx``'s layers during one training step.
+
+    Usage::
+
+        step = StepCapture(fx)
+        with step.recording():
+            loss.backward()           # forward and backward of the step
+        cap = step.capture(samples, mask)   # Capture, or None if nothing ran
+
+    Cost: the kept inputs and output gradients of the captured layers (the
+    tensors autograd holds anyway), and their copy to the CPU.
+    """
+
+    def __init__(self, fx: FactoredFeatures):
+        self.fx = fx
+        self._calls: list[list] | None = None
+
+    @contextlib.contextmanager
+    def recording(self):
+        """Hooks the layers for the duration of the block."""
+        self._calls = [[] for _ in self.fx.modules]
+        handles = []
+        for l, (_, module) in enumerate(self.fx.modules):
+            def hook(module, args, output, l=l):
+                if not (torch.is_grad_enabled() and output.requires_grad):
+                    return
+                slot = [args[0].detach(), None]
+                self._calls[l].append(slot)
+
+                def keep(grad, slot=slot):
+                    slot[1] = grad.detach()
+                output.register_hook(keep)
+            handles.append(module.register_forward_hook(hook))
+        try:
+            yield self
+        finally:
+            for h in handles:
+                h.remove()
+
+    def capture(self, samples: int, mask: torch.Tensor | None) -> Capture | None:
+        """The recorded step's factors for ``samples`` samples (``mask``:
+        ``S x T`` real-token mask, or ``None``), or ``None`` when no layer
+        saw a gradient (e.g. the step was skipped)."""
+        calls, self._calls = self._calls, None
+        if not calls or not any(c for c in calls):
+            return None
+        fx = self.fx
+        per_layer = []
+        for l, slots in enumerate(calls):
+            if not slots:
+                raise RuntimeError(f"layer {fx.names[l]} was not called in the training step")
+            per_layer.append([(x, torch.zeros(*x.shape[:-1], fx.modules[l][1].out_features,
+                                               dtype=x.dtype, device=x.device)
+                               if g is None else g) for x, g in slots])
+        rows = [fx._rows(l, pairs, samples, mask) for l, pairs in enumerate(per_layer)]
+        counts = torch.stack([c for c, _, _ in rows]).amax(0)
+        factors = []
+        for c, a, d in rows:
+            if not torch.equal(c, counts):
+                a, d = _pad_rows(a, c, counts), _pad_rows(d, c, counts)
+            factors.append((_numpy(a), _numpy(d)))
+        return Capture(counts.numpy().astype(np.int64), factors, np.zeros(samples, np.float32))
