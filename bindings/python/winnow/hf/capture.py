@@ -6,10 +6,11 @@ input ``A`` and registers a gradient hook on its output, which receives
 ``D`` when ``Trainer`` calls ``loss.backward()``. The training loss is
 ``sum_s w_s l_s / (S * g)`` (plan weights ``w``, ``S`` samples, ``g``
 gradient-accumulation steps), so sample ``s``'s rows of ``D`` are
-``w_s / (S g)`` times the gradient of its own loss ``l_s``; projection is
-linear, so multiplying its features by ``S g / w_s`` gives exactly the
-features of ``grad l_s`` that a separate pass would compute (up to dropout,
-which is on during training: these are the training step's gradients).
+``w_s / (S g)`` times the gradient of its own loss ``l_s``. ``WinnowTrainer``
+multiplies those rows by ``S g / w_s`` before any feature transform, which
+gives exactly the factors of ``grad l_s`` that a separate pass would
+compute (up to dropout, which is on during training: these are the
+training step's gradients).
 """
 
 from __future__ import annotations

@@ -177,10 +177,13 @@ class WinnowTrainer(Trainer):
         keep = weights > 0
         if cap is None or not keep.any():
             return
-        features = self.selector.features(cap, self.optimizer)
-        # Undo the loss's 1/(S g) and w_s: features of each sample's own loss.
+        # Undo the loss's w_s / (S g) on D before any feature transform (Adam's
+        # is not linear): D's rows then hold the gradient of each sample's own loss.
         scale = index.size * self.current_gradient_accumulation_steps / np.where(keep, weights, 1)
-        features = (features * scale[:, None].astype(np.float32))[keep]
+        rows = np.repeat(scale.astype(np.float32), cap.token_counts)[:, None]
+        for _, d in cap.factors:
+            np.multiply(d, rows, out=d)
+        features = self.selector.features(cap, self.optimizer)[keep]
         self.selector.add_step(index[keep], np.ascontiguousarray(features, np.float32),
                                losses[keep])
 
