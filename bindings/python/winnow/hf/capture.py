@@ -78,7 +78,9 @@ class StepCapture:
             per_layer.append([(x, torch.zeros(*x.shape[:-1], fx.modules[l][1].out_features,
                                                dtype=x.dtype, device=x.device)
                                if g is None else g) for x, g in slots])
-        rows = [fx._rows(l, pairs, samples, mask) for l, pairs in enumerate(per_layer)]
+        if mask is not None and bool(mask.all()):
+            mask = None  # no padding: every row is real, skip the gather
+        rows = [self._rows(l, pairs, samples, mask) for l, pairs in enumerate(per_layer)]
         counts = torch.stack([c for c, _, _ in rows]).amax(0)
         factors = []
         for c, a, d in rows:
@@ -86,3 +88,24 @@ class StepCapture:
                 a, d = _pad_rows(a, c, counts), _pad_rows(d, c, counts)
             factors.append((_numpy(a), _numpy(d)))
         return Capture(counts.numpy().astype(np.int64), factors, np.zeros(samples, np.float32))
+
+    def _rows(self, l: int, pairs, samples: int, mask):
+        """``(counts, A, D)`` of layer ``l``. The common case, one call with
+        ``S x T x d`` tensors, is a view (no padding) or one gather (a
+        mask); anything else goes through ``FactoredFeatures``'s general
+        path (several calls, 2-D inputs)."""
+        fx = self.fx
+        if len(pairs) != 1 or pairs[0][0].dim() != 3 or pairs[0][0].shape[0] != samples \
+                or (mask is not None and tuple(mask.shape) != tuple(pairs[0][0].shape[:2])):
+            return fx._rows(l, pairs, samples, mask)
+        x, g = pairs[0]
+        if mask is None:
+            a, d = x.reshape(-1, x.shape[-1]), g.reshape(-1, g.shape[-1])
+            counts = torch.full((samples,), x.shape[1], dtype=torch.int64)
+        else:
+            keep = mask.to(device=x.device, dtype=torch.bool)
+            a, d = x[keep], g[keep]
+            counts = keep.sum(1).cpu()
+        if fx.bias[l]:
+            a = torch.cat([a, torch.ones_like(a[:, :1])], 1)
+        return counts, a, d
