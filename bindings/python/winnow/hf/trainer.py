@@ -193,11 +193,16 @@ class WinnowTrainer(Trainer):
         sched = getattr(self, "lr_scheduler", None)
         return float(sched.get_last_lr()[0]) if sched is not None else self.args.learning_rate
 
+    def _scoring_collator(self):
+        """The user's collator, dropping the columns the model does not take
+        (as ``Trainer`` does for training when ``remove_unused_columns``)."""
+        return self._get_collator_with_removed_columns(self.raw_collator, "Winnow scoring")
+
     def _targets(self) -> np.ndarray | None:
         if self.selector.rank != 0:
             return None
         t = self.target_dataset
-        f, _ = self.selector.score(self.model, t, np.arange(len(t)), self.raw_collator,
+        f, _ = self.selector.score(self.model, t, np.arange(len(t)), self._scoring_collator(),
                                    self.args.device, self.optimizer)
         return f
 
@@ -206,8 +211,8 @@ class WinnowTrainer(Trainer):
         from .selector import gather
         sel = self.selector
         mine = positions[sel.rank::sel.world]
-        f, l = sel.score(self.model, self.pool, mine, self.raw_collator, self.args.device,
-                         self.optimizer)
+        f, l = sel.score(self.model, self.pool, mine, self._scoring_collator(),
+                         self.args.device, self.optimizer)
         parts = gather((mine, f, l))
         if sel.rank != 0:
             return None
