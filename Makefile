@@ -234,3 +234,21 @@ gpu-torch: hf-deps lib ## With CUDA: winnow.torch's device-path tests and the ex
 	  bindings/python/tests/test_torch_device.py bindings/python/tests/test_torch_transformers.py
 	WINNOW_LIBRARY=$(CURDIR)/$(LIB_DIR)/libwinnow.so PYTHONPATH=bindings/python \
 	  $(TORCH_PYTHON) Benchmarks/torch_extraction.py --output $(LIB_DIR)/torch_extraction_gpu.json
+
+# MARK: - Hugging Face Trainer integration (issue 14)
+# Uses hf-deps above (transformers, peft, accelerate, all-MiniLM-L6-v2, pinned).
+HF_ENV = WINNOW_LIBRARY=$(CURDIR)/$(LIB_DIR)/libwinnow.so OPENBLAS_NUM_THREADS=1
+
+.PHONY: test-hf hf-example bench-hf
+
+test-hf: hf-deps lib ## winnow.hf: losses, plan == trained epochs (1 and 2 processes), resume (< 2 min)
+	$(HF_ENV) $(TORCH_PYTHON) -m pytest -q bindings/python/tests/test_hf.py \
+	  experiments/hf_finetune/test_example.py
+
+hf-example: hf-deps lib ## The Trainer example on fortunes (Llama LM + MiniLM classifier, 3 seeds, ~20 CPU min)
+	$(HF_ENV) $(TORCH_PYTHON) experiments/hf_finetune/run.py
+
+bench-hf: hf-deps lib ## Trainer + WinnowTrainer vs plain Trainer: in-step overhead, pool re-scoring vs pool size
+	$(HF_ENV) $(TORCH_PYTHON) Benchmarks/hf_overhead.py
+
+test: test-hf
