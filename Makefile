@@ -203,3 +203,10 @@ test-sanitize: lib fuzz-lib ## C ABI tests under ASan+UBSan (instrumented librar
 	Tests/c/sanitize.sh $(FUZZ_LIB) $(LIB_DIR)
 
 test: test-fuzz test-sanitize
+
+# `winnow replay` of a 2-shard winnow.ray run (the Ray section's venv).
+.PHONY: test-replay-ray
+test-replay-ray: ray-venv lib release ## winnow replay of a 2-shard winnow.ray run's manifest (< 1 min)
+	$(RAY_TEST_ENV) $(RAY_PYTHON) -m pytest -q bindings/python/tests/test_ray_replay.py
+
+test: test-replay-ray

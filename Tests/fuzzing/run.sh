@@ -14,7 +14,8 @@
 # decoder, then FeatureStore and FeatureStoreWriter on it), capi (call
 # sequences into libwinnow.so built with coverage and AddressSanitizer, in
 # $FUZZ_LIB: `make fuzz-lib`).
-# FUZZ_TARGETS="capi ..." runs only those targets.
+# FUZZ_TARGETS="capi ..." runs only those targets; FUZZ_RUNS=N stops each
+# after N executions (or SECONDS, whichever comes first).
 # WINNOW_FUZZ_SKIP_KNOWN=1 skips the crashes issue 12 lists (until their
 # fixes are merged); the known/ reproducers are replayed only without it.
 set -euo pipefail
@@ -70,7 +71,8 @@ fuzz_one() {
   local t=$1 seconds=$2 corpus=$3 log="$scratch/fuzz-$1.log"
   mkdir -p "$corpus" "$scratch/artifacts/$t"
   echo "== $t: fuzzing ${seconds}s"
-  if ! "$(binary "$t")" $(dict "$t") -max_total_time="$seconds" -timeout=20 -rss_limit_mb=4096 \
+  if ! "$(binary "$t")" $(dict "$t") -max_total_time="$seconds" -runs="${FUZZ_RUNS:--1}" \
+       -timeout=20 -rss_limit_mb=4096 \
        -print_final_stats=1 -artifact_prefix="$scratch/artifacts/$t/" "$corpus" \
        "$here/corpus/$t" >"$log" 2>&1; then
     grep -E "ERROR|SUMMARY|==[0-9]+==|Fatal|panic|returned status|abort" "$log" | head -20

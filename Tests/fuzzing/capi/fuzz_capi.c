@@ -142,6 +142,7 @@ static int slot_of(void **slots, void *h) {
 
 /* ---- checks on what comes back ---- */
 static void check_status(int32_t s, const char *call) {
+  if (g_trace) fprintf(stderr, "%s -> %d\n", call, s);
   if ((s <= 0 && s >= -11) && s != WN_ERR_INTERNAL) {
     if (wn_status_string(s) == NULL) { fprintf(stderr, "%s: no status text\n", call); abort(); }
     return;
@@ -220,6 +221,10 @@ static void op_project(input *in) {
   size_t offset = piece ? any_size(in) : 0, length = piece ? any_size(in) : d;
   size_t elem = u8(in) & 1 ? 2 : 4;
   if (backing(rows, length, elem) < 0 || backing(rows, k, 4) < 0) return;
+  /* Legal but enormous work (a 2^20 x 2^20 matrix generated panel by
+  ** panel takes hours) is not a finding: only overflowing or modest sizes. */
+  if (backing(length, k, 4) == -1 || (backing(length, k, 4) == 1 && length * k > ((size_t)1 << 24)))
+    if (backing(rows, length, elem) == 1 && backing(rows, k, 4) == 1 && rows > 0) return;
   fill(in);
   /* The output shares no memory with the input: the second half of the pool. */
   float *out = g_pool + POOL_FLOATS / 2;
@@ -346,10 +351,10 @@ static void op_candidates(input *in) {
   fill(in);
   const float *f = features ? g_pool : NULL;
   const float *losses = u8(in) % 2 ? g_pool + 8 : NULL, *refs = u8(in) % 2 ? g_pool + 16 : NULL;
-  CALL(proj ? wn_engine_add_candidate_gradients(e, p, count > MAX_IDS ? (int64_t *)g_pool : ids, count, f,
-                                                dim, losses, refs)
-            : wn_engine_add_candidates(e, count > MAX_IDS ? (int64_t *)g_pool : ids, count, f, dim,
-                                       losses, refs));
+  /* An overflowing count comes with the 64 ids: valid ones, so the library
+  ** gets past them before anything else can stop it. */
+  CALL(proj ? wn_engine_add_candidate_gradients(e, p, ids, count, f, dim, losses, refs)
+            : wn_engine_add_candidates(e, ids, count, f, dim, losses, refs));
 }
 
 static void op_plan_copy(input *in) {
