@@ -44,3 +44,8 @@ else
   echo "valgrind not installed: running the cycles without a leak check"
   env LD_LIBRARY_PATH= "$out/test_cycles" 1000
 fi
+
+echo "== test_threads: 8 threads, own handles each"
+cc -std=c11 -O1 -Wall -Wextra -Werror -I "$lib_dir" -o "$out/test_threads" "$here/test_threads.c" \
+  -L "$lib_dir" -lwinnow -Wl,-rpath,"$lib_dir" -lm -lpthread
+env LD_LIBRARY_PATH= "$out/test_threads"
