@@ -68,7 +68,7 @@ replay() {
 
 # Fuzzes $1 for $2 seconds from corpus dir $3; prints libFuzzer's last line.
 fuzz_one() {
-  local t=$1 seconds=$2 corpus=$3 log="$scratch/fuzz-$1.log"
+  local t=$1 seconds=$2 corpus=$3 log="$scratch/$mode-$1.log"
   mkdir -p "$corpus" "$scratch/artifacts/$t"
   echo "== $t: fuzzing ${seconds}s"
   if ! "$(binary "$t")" $(dict "$t") -max_total_time="$seconds" -runs="${FUZZ_RUNS:--1}" \
