@@ -13,6 +13,6 @@ struct WinnowCommand: ParsableCommand {
       read by memory map, so pools may be far larger than memory.
       """,
     version: Runtime.version,
-    subcommands: [Project.self, Score.self, Select.self, Store.self, Info.self]
+    subcommands: [Project.self, Score.self, Select.self, Store.self, Info.self, Replay.self]
   )
 }

@@ -50,3 +50,8 @@ cc -std=c11 -O1 -Wall -Wextra -Werror -I "$lib_dir" -o "$out/test_factor_matrix"
   "$here/test_factor_matrix.c" -L "$lib_dir" -lwinnow -Wl,-rpath,"$lib_dir" -lm
 echo "== test_factor_matrix"
 env LD_LIBRARY_PATH= "$out/test_factor_matrix"
+
+echo "== test_threads: 8 threads, own handles each"
+cc -std=c11 -O1 -Wall -Wextra -Werror -I "$lib_dir" -o "$out/test_threads" "$here/test_threads.c" \
+  -L "$lib_dir" -lwinnow -Wl,-rpath,"$lib_dir" -lm -lpthread
+env LD_LIBRARY_PATH= "$out/test_threads"
