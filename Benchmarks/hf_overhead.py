@@ -4,6 +4,7 @@ over a plain ``transformers.Trainer`` (same model, data, steps), and the
 cost of one pool re-scoring pass against pool size.
 
     make bench-hf        # or: .venv-torch/bin/python Benchmarks/hf_overhead.py [--quick]
+                         #   [--device cuda] [--hidden D --layers L --tokens T]
 
 Runs, interleaved ``repeats`` times so machine load hits every variant
 alike (the median is reported):
@@ -13,7 +14,8 @@ alike (the median is reported):
   = 1``, a fixed plan), so the only differences from ``plain`` are the
   per-sample weighted loss and the sampler;
 * ``winnow, in-step``: the same plus in-step capture of the chosen layers
-  (hooks, copies, projection in libwinnow, the engine at the epoch's end).
+  (hooks, the first stage of the projection on the model's device, the
+  engine at the epoch's end).
 
 Two models: LoRA (capture ``*lora_B*``: what the integration is for) and
 a full fine-tune capturing every ``nn.Linear`` (a worst case on a small
@@ -49,7 +51,8 @@ def model(d, layers, seed=0, lora=True):
     torch.manual_seed(seed)
     m = LlamaForCausalLM(LlamaConfig(vocab_size=257, hidden_size=d, intermediate_size=2 * d,
                                      num_hidden_layers=layers, num_attention_heads=4,
-                                     num_key_value_heads=4, max_position_embeddings=128))
+                                     num_key_value_heads=4,
+                                     max_position_embeddings=max(128, TOKENS[0])))
     if not lora:
         return m
     return get_peft_model(m, LoraConfig(r=8, lora_alpha=16, lora_dropout=0.0,
@@ -66,10 +69,15 @@ def items(n, length, seed):
     return out
 
 
+TOKENS = [64]     # the texts' length, for the position table (set in main)
+DEVICE = ["cpu"]  # where Trainer runs (--device)
+
+
 def args(folder, steps, batch):
     return TrainingArguments(output_dir=folder, per_device_train_batch_size=batch,
                              max_steps=steps, learning_rate=1e-3, report_to=[],
-                             logging_strategy="no", save_strategy="no", use_cpu=True,
+                             logging_strategy="no", save_strategy="no",
+                             use_cpu=DEVICE[0] == "cpu",
                              disable_tqdm=True, seed=0)
 
 
@@ -133,20 +141,27 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer steps and repeats")
     ap.add_argument("--out", default=os.path.join(HERE, "results", "hf_overhead.json"))
+    ap.add_argument("--hidden", type=int, default=128, help="the Llama's width d (default 128)")
+    ap.add_argument("--layers", type=int, default=4, help="its decoder layers (default 4)")
+    ap.add_argument("--tokens", type=int, default=64, help="tokens per text (default 64)")
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                    help="where Trainer trains (default cpu; cuda when a GPU is there)")
     a = ap.parse_args(argv)
+    TOKENS[0], DEVICE[0] = a.tokens, a.device
     torch.set_num_threads(1)
-    size = dict(d=128, layers=4, len=64, pool=256, batch=16, steps=16, repeats=5,
+    size = dict(d=a.hidden, layers=a.layers, len=a.tokens, pool=256, batch=16, steps=16, repeats=5,
                 pools=[64, 128, 256])
     if a.quick:
         size.update(steps=8, repeats=1, pools=[32, 64])
     with tempfile.TemporaryDirectory() as folder:
-        result = {"size": size, "blas_core": winnow.blas_core_name(),
+        result = {"size": size, "device": a.device, "blas_core": winnow.blas_core_name(),
                   "torch_threads": torch.get_num_threads(),
                   "in_step": overhead(size, folder), "rescoring": rescoring(size, folder)}
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
     with open(a.out, "w") as f:
         json.dump(result, f, indent=1)
-    print(f"OpenBLAS core {result['blas_core']}; {size['steps']} steps of {size['batch']} x "
+    print(f"{a.device}; OpenBLAS core {result['blas_core']}; "
+          f"{size['steps']} steps of {size['batch']} x "
           f"{size['len']} tokens, Llama d={size['d']} x {size['layers']} layers + LoRA r=8")
     for name, r in result["in_step"].items():
         print(f"  {name:50s} median {r['median_s']:6.2f} s {100 * r['overhead_vs_plain']:+6.1f} %"

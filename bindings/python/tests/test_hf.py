@@ -168,3 +168,9 @@ def test_in_step_features_equal_a_separate_pass_despite_weights_and_batch_mean(t
     # amplified near Adam's sign-like transform; 1e-3 leaves margin.
     scale = np.abs(separate).max()
     assert np.abs(in_step - separate).max() <= 1e-3 * scale
+    # Plain features take the device first stage (in-step and separate): they
+    # equal libwinnow's projection of the factors copied to the CPU.
+    fx = t.selector.fx
+    cpu = t.selector.features(fx.capture(sample_losses, t.model, plain,
+                                         mask=plain.get("attention_mask")), t.optimizer)
+    assert np.abs(separate - cpu).max() <= 1e-4 * np.abs(cpu).max()

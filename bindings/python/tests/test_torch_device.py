@@ -11,8 +11,8 @@ torch = pytest.importorskip("torch", reason="PyTorch is not installed (make test
 transformers = pytest.importorskip("transformers", reason="make test-torch installs transformers")
 peft = pytest.importorskip("peft", reason="make test-torch installs peft")
 
-from test_torch_transformers import (assert_rows_close, gpt2, llama, lm_losses, lora,  # noqa: E402
-                                     padded_batch, reference)
+from test_torch_transformers import (assert_rows_close, enable_checkpointing, gpt2,  # noqa: E402
+                                     llama, lm_losses, lora, padded_batch, reference)
 from winnow.torch import FactoredFeatures  # noqa: E402
 
 torch.set_num_threads(1)
@@ -128,7 +128,7 @@ def test_a_batch_mean_loss_is_refused(lora_llama):
 
 def test_reentrant_checkpointing_is_refused_with_the_fix():
     model = gpt2()
-    model.activation_checkpointing_enable({"use_reentrant": True})
+    enable_checkpointing(model, reentrant=True)
     model.train()
     ids, mask = padded_batch([4, 4], 4, "right")
     with pytest.raises(RuntimeError, match="use_reentrant': False"):

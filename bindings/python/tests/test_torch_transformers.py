@@ -123,9 +123,20 @@ def test_gpt2_conv1d_layers_with_their_transposed_weights():
     check_both_paths(fx, model, ids, mask)
 
 
+def enable_checkpointing(model, reentrant):
+    """Activation checkpointing under either name transformers has used:
+    ``activation_checkpointing_enable`` (5.2x) or ``gradient_checkpointing_enable``
+    (older releases, e.g. the 5.17 preinstalled on the GPU machine)."""
+    kwargs = {"use_reentrant": reentrant}
+    if hasattr(model, "activation_checkpointing_enable"):
+        model.activation_checkpointing_enable(kwargs)
+    else:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
+
+
 def test_gpt2_lora_under_non_reentrant_gradient_checkpointing():
     model = lora(gpt2(), ["c_attn"], fan_in_fan_out=True)
-    model.activation_checkpointing_enable({"use_reentrant": False})
+    enable_checkpointing(model, reentrant=False)
     model.train()  # checkpointing applies in training mode; every dropout is 0
     ids, mask = padded_batch([6, 6, 2], 6, "left", seed=5)
     fx = FactoredFeatures(model, k_in=2, k_out=3)

@@ -167,6 +167,8 @@ class Selector:
         """Features and losses of one collated dict batch (a separate pass,
         model in eval mode so dropout stays out of the features)."""
         mask = batch.get("attention_mask")
+        if self.args.features != "adam":  # first stage on the model's device
+            return self.fx._device_features(sample_losses, (model, batch), {}, mask)
         cap = self.fx.capture(sample_losses, model, batch, mask=mask)
         return self.features(cap, optimizer), cap.losses
 

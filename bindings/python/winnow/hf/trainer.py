@@ -173,17 +173,27 @@ class WinnowTrainer(Trainer):
             return
         index, weights, losses, mask = self._step
         self._step = None
-        cap = self.step_capture.capture(index.size, mask)
         keep = weights > 0
-        if cap is None or not keep.any():
-            return
-        # Undo the loss's w_s / (S g) on D before any feature transform (Adam's
-        # is not linear): D's rows then hold the gradient of each sample's own loss.
-        scale = index.size * self.current_gradient_accumulation_steps / np.where(keep, weights, 1)
-        rows = np.repeat(scale.astype(np.float32), cap.token_counts)[:, None]
-        for _, d in cap.factors:
-            np.multiply(d, rows, out=d)
-        features = self.selector.features(cap, self.optimizer)[keep]
+        # Undo the loss's w_s / (S g): the rows then hold the gradient of each
+        # sample's own loss.
+        scale = (index.size * self.current_gradient_accumulation_steps
+                 / np.where(keep, weights, 1)).astype(np.float32)
+        if self.selector.args.features != "adam":
+            # Plain features are linear in D: project on the model's device and
+            # scale the rows; only S x feature_dim floats reach the host.
+            features = self.step_capture.features(index.size, mask)
+            if features is None or not keep.any():
+                return
+            features = features[keep] * scale[keep, None]
+        else:
+            # Adam's transform is not linear: scale D on the host before it.
+            cap = self.step_capture.capture(index.size, mask)
+            if cap is None or not keep.any():
+                return
+            rows = np.repeat(scale, cap.token_counts)[:, None]
+            for _, d in cap.factors:
+                np.multiply(d, rows, out=d)
+            features = self.selector.features(cap, self.optimizer)[keep]
         self.selector.add_step(index[keep], np.ascontiguousarray(features, np.float32),
                                losses[keep])
 
