@@ -10,7 +10,7 @@ import Winnow
     #expect(try ws.winnow(args + ["--store", "whole"]).status == 0)
 
     // Start a slowed-down ingest and SIGKILL it once a few shards are listed.
-    let reason = try killAfterShards(ws, args + ["--store", "cut", "--pause-after-shard-ms", "30"], store: "cut", shards: 3)
+    let reason = try killAfterShards(ws, args + ["--store", "cut"], store: "cut", shards: 3)
     #expect(reason == .uncaughtSignal, "the ingest finished before it could be killed")
     let partial = try FeatureStore(directory: ws.url.appendingPathComponent("cut"))
     #expect(partial.shards.count >= 3 && partial.shards.count < 30)
@@ -112,6 +112,7 @@ import Winnow
     let process = Process()
     process.executableURL = CLI.executable
     process.arguments = arguments
+    process.environment = ProcessInfo.processInfo.environment.merging(["WINNOW_TEST_PAUSE_AFTER_SHARD_MS": "30"]) { $1 }
     process.currentDirectoryURL = ws.url
     process.standardOutput = FileHandle.nullDevice
     process.standardError = FileHandle.nullDevice
