@@ -74,10 +74,6 @@ struct Project: ParsableCommand {
   @Flag(name: .long, help: "Print elapsed time and peak memory to stderr at the end.")
   var stats = false
 
-  /// Test hook: sleep after each row block, so a test can kill the process mid-run.
-  @Option(name: .customLong("pause-after-block-ms"), help: .hidden)
-  var pauseAfterBlockMs: Int = 0
-
   enum OutputDType: String, ExpressibleByArgument, CaseIterable { case f32, f16 }
 
   func validate() throws {
@@ -121,7 +117,7 @@ struct Project: ParsableCommand {
       }
       start = rows.upperBound
       progress.update(start)
-      if pauseAfterBlockMs > 0 { usleep(UInt32(clamping: pauseAfterBlockMs) * 1000) }
+      TestHooks.pauseAfterBlock()
     }
     try sink.finish()
     progress.finish()
