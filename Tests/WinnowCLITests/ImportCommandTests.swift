@@ -175,7 +175,8 @@ private let readStore = """
 
     let process = Process()
     process.executableURL = CLI.executable
-    process.arguments = args + ["--store", "cut", "--pause-after-shard-ms", "30"]
+    process.arguments = args + ["--store", "cut"]
+    process.environment = ProcessInfo.processInfo.environment.merging(["WINNOW_TEST_PAUSE_AFTER_SHARD_MS": "30"]) { $1 }
     process.currentDirectoryURL = ws.url
     process.standardOutput = FileHandle.nullDevice
     try process.run()

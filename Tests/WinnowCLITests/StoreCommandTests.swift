@@ -10,7 +10,8 @@ import Winnow
     #expect(try ws.winnow(args + ["--store", "whole"]).status == 0)
 
     // Start a slowed-down ingest and SIGKILL it once a few shards are listed.
-    let reason = try killAfterShards(ws, args + ["--store", "cut", "--pause-after-shard-ms", "30"], store: "cut", shards: 3)
+    let reason = try killAfterShards(
+      ws, args + ["--store", "cut"], store: "cut", shards: 3, environment: ["WINNOW_TEST_PAUSE_AFTER_SHARD_MS": "30"])
     #expect(reason == .uncaughtSignal, "the ingest finished before it could be killed")
     let partial = try FeatureStore(directory: ws.url.appendingPathComponent("cut"))
     #expect(partial.shards.count >= 3 && partial.shards.count < 30)
@@ -94,8 +95,8 @@ import Winnow
       let cut = "cut\(trial)", shards = Int.random(in: 1...12, using: &rng)
       // A 1M budget: P (1.2 MB) in panels, row blocks of ~40 rows.
       let reason = try killAfterShards(
-        ws, args + ["--store", cut, "--memory-budget", "1M", "--pause-after-block-ms", "\(Int.random(in: 5...40, using: &rng))"],
-        store: cut, shards: shards)
+        ws, args + ["--store", cut, "--memory-budget", "1M"], store: cut, shards: shards,
+        environment: ["WINNOW_TEST_PAUSE_AFTER_BLOCK_MS": "\(Int.random(in: 5...40, using: &rng))"])
       if reason == .uncaughtSignal { killed += 1 }
       let resumed = try ws.winnow(args + ["--store", cut, "--memory-budget", trial % 2 == 0 ? "2G" : "3M"],
                                   environment: ["OPENBLAS_NUM_THREADS": trial % 2 == 0 ? "1" : "2"])
@@ -108,10 +109,15 @@ import Winnow
 
   /// Starts `winnow arguments`, waits until `store`'s manifest lists
   /// `shards` shards (at most 30 s), SIGKILLs it and returns how it ended.
-  func killAfterShards(_ ws: Workspace, _ arguments: [String], store: String, shards: Int) throws -> Process.TerminationReason {
+  /// `environment` (added to this process's) sets the test hooks that slow
+  /// it down.
+  func killAfterShards(
+    _ ws: Workspace, _ arguments: [String], store: String, shards: Int, environment: [String: String]
+  ) throws -> Process.TerminationReason {
     let process = Process()
     process.executableURL = CLI.executable
     process.arguments = arguments
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     process.currentDirectoryURL = ws.url
     process.standardOutput = FileHandle.nullDevice
     process.standardError = FileHandle.nullDevice

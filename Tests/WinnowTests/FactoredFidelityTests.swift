@@ -23,15 +23,18 @@ struct TinySequenceMLP {
   func factors(_ x: Matrix, labels: [Int]) throws -> [(Matrix, Matrix)] {
     let t = x.rows
     var h = Matrix(rows: t, cols: Self.hidden)
-    try BLAS.sgemm(.none, .transposed, m: t, n: Self.hidden, k: Self.inputs, alpha: 1,
-                   a: x.storage, lda: Self.inputs, b: w1.storage, ldb: Self.inputs,
-                   beta: 0, c: &h.storage, ldc: Self.hidden)
-    var z = h
-    z.storage = h.storage.map { max($0, 0) }
+    try h.withUnsafeMutableBufferPointer { c in
+      try BLAS.sgemm(.none, .transposed, m: t, n: Self.hidden, k: Self.inputs, alpha: 1,
+                     a: x.storage, lda: Self.inputs, b: w1.storage, ldb: Self.inputs,
+                     beta: 0, c: c.baseAddress!, ldc: Self.hidden)
+    }
+    let z = h.mapElements { max($0, 0) }
     var y = Matrix(rows: t, cols: Self.classes)
-    try BLAS.sgemm(.none, .transposed, m: t, n: Self.classes, k: Self.hidden, alpha: 1,
-                   a: z.storage, lda: Self.hidden, b: w2.storage, ldb: Self.hidden,
-                   beta: 0, c: &y.storage, ldc: Self.classes)
+    try y.withUnsafeMutableBufferPointer { c in
+      try BLAS.sgemm(.none, .transposed, m: t, n: Self.classes, k: Self.hidden, alpha: 1,
+                     a: z.storage, lda: Self.hidden, b: w2.storage, ldb: Self.hidden,
+                     beta: 0, c: c.baseAddress!, ldc: Self.classes)
+    }
     // δ2 = softmax(y) − onehot(label); δ1 = (δ2 W2) ⊙ relu'(h).
     var d2 = y
     for r in 0..<t {
@@ -42,10 +45,14 @@ struct TinySequenceMLP {
       for c in 0..<Self.classes { d2[r, c] = Float(e[c] / s) - (c == labels[r] ? 1 : 0) }
     }
     var d1 = Matrix(rows: t, cols: Self.hidden)
-    try BLAS.sgemm(.none, .none, m: t, n: Self.hidden, k: Self.classes, alpha: 1,
-                   a: d2.storage, lda: Self.classes, b: w2.storage, ldb: Self.hidden,
-                   beta: 0, c: &d1.storage, ldc: Self.hidden)
-    for i in 0..<d1.storage.count where h.storage[i] <= 0 { d1.storage[i] = 0 }
+    try d1.withUnsafeMutableBufferPointer { c in
+      try BLAS.sgemm(.none, .none, m: t, n: Self.hidden, k: Self.classes, alpha: 1,
+                     a: d2.storage, lda: Self.classes, b: w2.storage, ldb: Self.hidden,
+                     beta: 0, c: c.baseAddress!, ldc: Self.hidden)
+    }
+    d1.withUnsafeMutableBufferPointer { p in
+      for i in p.indices where h.storage[i] <= 0 { p[i] = 0 }
+    }
     return [(x, d1), (z, d2)]
   }
 }
@@ -88,7 +95,7 @@ struct TinySequenceMLP {
     let d = sizes.reduce(0, +)
     let samples = batch.tokenCounts.count
     var g = Matrix(rows: samples, cols: d)
-    try g.storage.withUnsafeMutableBufferPointer { gp in
+    try g.withUnsafeMutableBufferPointer { gp in
       var r0 = 0
       for (s, t) in batch.tokenCounts.enumerated() {
         var offset = s * d
@@ -107,8 +114,10 @@ struct TinySequenceMLP {
     var p = [Float](repeating: 0, count: d * k)
     wn_fill_rademacher(99, 0, d, 0, k, 1 / Float(k).squareRoot(), &p, k)
     var out = Matrix(rows: samples, cols: k)
-    try BLAS.sgemm(.none, .none, m: samples, n: k, k: d, alpha: 1, a: g.storage, lda: d,
-                   b: p, ldb: k, beta: 0, c: &out.storage, ldc: k)
+    try out.withUnsafeMutableBufferPointer { c in
+      try BLAS.sgemm(.none, .none, m: samples, n: k, k: d, alpha: 1, a: g.storage, lda: d,
+                     b: p, ldb: k, beta: 0, c: c.baseAddress!, ldc: k)
+    }
     return out
   }
 

@@ -94,9 +94,8 @@ import Testing
     let ghost = try GhostDotProducts(layers: [spec])
     var batch = FactorBatch.random([spec], tokenCounts: [3, 5], seed: 16)
     // Round to half first, so both sides see the same values.
-    batch.layers[0].inputs.storage = batch.layers[0].inputs.storage.map { Float(Float16($0)) }
-    batch.layers[0].outputGradients.storage =
-      batch.layers[0].outputGradients.storage.map { Float(Float16($0)) }
+    batch.layers[0].inputs = batch.layers[0].inputs.mapElements { Float(Float16($0)) }
+    batch.layers[0].outputGradients = batch.layers[0].outputGradients.mapElements { Float(Float16($0)) }
     let a = batch.layers[0].inputs.storage.map { Float16($0).bitPattern }
     let d = batch.layers[0].outputGradients.storage.map { Float16($0).bitPattern }
     let result = try a.withUnsafeBufferPointer { ap in

@@ -77,11 +77,7 @@ import Testing
     let p = try FactoredProjector(layers: [spec], seed: 9)
     // 600 tokens: more than two 256-row conversion panels.
     var batch = FactorBatch.random([spec], tokenCounts: [250, 100, 250], seed: 3)
-    let round: (Matrix) -> Matrix = { m in
-      var r = m
-      r.storage = m.storage.map { Float(Float16($0)) }
-      return r
-    }
+    let round: (Matrix) -> Matrix = { m in m.mapElements { Float(Float16($0)) } }
     batch.layers[0].inputs = round(batch.layers[0].inputs)
     batch.layers[0].outputGradients = round(batch.layers[0].outputGradients)
     let viaFloat = try batch.with { try p.project(tokenCounts: batch.tokenCounts, layers: $0) }

@@ -23,7 +23,9 @@ struct FactorTestRNG {
 
   mutating func matrix(_ rows: Int, _ cols: Int, scale: Double = 1) -> Matrix {
     var m = Matrix(rows: rows, cols: cols)
-    for i in 0..<m.storage.count { m.storage[i] = Float(normal() * scale) }
+    m.withUnsafeMutableBufferPointer { p in
+      for i in p.indices { p[i] = Float(normal() * scale) }
+    }
     return m
   }
 }
@@ -96,4 +98,15 @@ func correlation(_ x: [Double], _ y: [Double]) -> Double {
     syy += (b - my) * (b - my)
   }
   return sxy / (sxx * syy).squareRoot()
+}
+
+extension Matrix {
+  /// This matrix with `transform` applied to every element.
+  func mapElements(_ transform: (Float) -> Float) -> Matrix {
+    var m = self
+    m.withUnsafeMutableBufferPointer { p in
+      for i in p.indices { p[i] = transform(p[i]) }
+    }
+    return m
+  }
 }

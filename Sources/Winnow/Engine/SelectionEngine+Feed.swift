@@ -34,6 +34,7 @@ extension SelectionEngine {
     }
     state.targetRows[task] += rows
     state.targetRawRows += rows
+    _checkInvariants(perCandidate: false)
   }
 
   /// Adds a batch of candidates by sample id.
@@ -112,6 +113,7 @@ extension SelectionEngine {
         }
       }
     }
+    _checkInvariants(perCandidate: false)
   }
 
   /// Marks positions as fed this epoch, or throws `.badState` and marks none.

@@ -27,6 +27,7 @@ extension SelectionEngine {
     if plan.kind == .planned { state.lastPlanned = plan }
     if let inclusion { inclusionProbabilities = inclusion }
     lastPlan = plan
+    _checkInvariants()
     return plan
   }
 

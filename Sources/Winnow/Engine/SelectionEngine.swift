@@ -99,6 +99,7 @@ public final class SelectionEngine {
     self.projector = projector
     self.inclusionProbabilities = [Double](repeating: 0, count: ids.count)
     self.state = EngineState(poolSize: ids.count, tasks: taskCount, domains: k, dim: featureDim)
+    _checkInvariants()
   }
 
   /// Sets one parameter; see `EngineParameter` for keys and ranges.
@@ -139,6 +140,7 @@ public final class SelectionEngine {
       throw WinnowError.invalid("initial mixture weights must be positive and finite")
     }
     state.resetMixture(Softmax.normalized(weights))
+    _checkInvariants(perCandidate: false)
   }
 
   /// The mixture the next plan starts from (the last plan's, or the initial one).
@@ -168,5 +170,6 @@ public final class SelectionEngine {
       _ = try CheckedSize.allocatable([poolSize, featureDim], elementSize: 4, "the diversity policy's features")
     }
     state.open(epoch: epoch, learningRate: learningRate, keepFeatures: keep)
+    _checkInvariants()
   }
 }

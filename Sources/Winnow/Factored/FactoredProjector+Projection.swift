@@ -19,7 +19,7 @@ extension FactoredProjector {
     _ = try CheckedSize.allocatable(
       [tokenCounts.count, featureDim], elementSize: 4, "the features of \(tokenCounts.count) samples")
     var out = Matrix(rows: tokenCounts.count, cols: featureDim)
-    try out.storage.withUnsafeMutableBufferPointer {
+    try out.withUnsafeMutableBufferPointer {
       try project(tokenCounts: tokenCounts, layers: layers, into: $0)
     }
     return out

@@ -36,29 +36,29 @@ extension DenseProjector {
     if rows == 0 { return }
     // Held until the sums are scaled out: the panel, half and sum buffers
     // are shared by every caller of this projector.
-    lock.lock()
-    defer { lock.unlock() }
-    var sums: UnsafeMutablePointer<Float>?
-    try withPanels(offset: offset, length: length) { d0, n, p in
-      // `out` itself when not accumulating.
-      let t = sums ?? (accumulate ? sumStorage.reserve(rows * k) : out)
-      if sums == nil { t.update(repeating: 0, count: rows * k) }
-      sums = t
-      var c0 = 0
-      while c0 < n {
-        let w = min(maxColumns, n - c0)
-        let (a, lda) = try source(d0 + c0, w)
-        Self.accumulate(a, lda: lda, rows: rows, width: w, panel: p + c0 * k, k: k, into: t,
-                        isa: kernelISA)
-        c0 += w
+    try lock.withLock { _ in
+      var sums: UnsafeMutablePointer<Float>?
+      try withPanels(offset: offset, length: length) { d0, n, p in
+        // `out` itself when not accumulating.
+        let t = sums ?? (accumulate ? sumStorage.reserve(rows * k) : out)
+        if sums == nil { t.update(repeating: 0, count: rows * k) }
+        sums = t
+        var c0 = 0
+        while c0 < n {
+          let w = min(maxColumns, n - c0)
+          let (a, lda) = try source(d0 + c0, w)
+          Self.accumulate(a, lda: lda, rows: rows, width: w, panel: p + c0 * k, k: k, into: t,
+                          isa: kernelISA)
+          c0 += w
+        }
       }
-    }
-    guard let t = sums else { return }
-    let s = scale
-    for i in 0..<(rows * k) {
-      // Two roundings, never fused, so the bytes do not depend on the compiler.
-      let scaled = s * t[i]
-      out[i] = accumulate ? out[i] + scaled : scaled
+      guard let t = sums else { return }
+      let s = scale
+      for i in 0..<(rows * k) {
+        // Two roundings, never fused, so the bytes do not depend on the compiler.
+        let scaled = s * t[i]
+        out[i] = accumulate ? out[i] + scaled : scaled
+      }
     }
   }
 

@@ -1,4 +1,5 @@
 import CWinnowKernels
+import Synchronization
 #if canImport(FoundationEssentials)
   import FoundationEssentials
 #else
@@ -41,8 +42,8 @@ public final class DenseProjector: @unchecked Sendable {
   let scale: Float
   /// Rows of `P` per generated panel when `P` is not cached.
   let panelRows: Int
-  /// Guards the buffers below.
-  let lock = Lock()
+  /// Guards the buffers below (held for a whole `multiply`).
+  let lock = Mutex(())
   /// The whole `D × k` matrix, unscaled, once built (when `cachesMatrix`).
   var cacheStorage: [Float]?
   /// One reusable panel of `P` (fresh pages are slow to touch on these VMs).

@@ -83,7 +83,7 @@ public struct AdamFeatureTransform: Sendable, Hashable {
           + "the gradients have D = \(gradients.cols)")
     }
     let (rows, dim) = (gradients.rows, gradients.cols)
-    try gradients.storage.withUnsafeMutableBufferPointer { g in
+    try gradients.withUnsafeMutableBufferPointer { g in
       guard let base = g.baseAddress else { return }
       try apply(base, rows: rows, dim: dim, m: m, v: v, into: base)
     }

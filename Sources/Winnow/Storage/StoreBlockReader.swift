@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Reads blocks of a feature store's `<f4` shards with `pread` straight into
 /// the caller's memory, for the sequential scans of scoring.
 ///
@@ -11,20 +13,21 @@
 /// (`HashingRead`).
 ///
 /// Thread safety: `read` may be called concurrently.
-final class StoreBlockReader: @unchecked Sendable {
-  // @unchecked: the descriptors are guarded by `lock`.
+final class StoreBlockReader: Sendable {
   private let paths: [String]
-  private var descriptors: [Int32?]
-  private let lock = Lock()
+  /// Each shard's descriptor once opened.
+  private let descriptors: Mutex<[Int32?]>
 
   /// - Parameter paths: the shard files, in shard order; opened on first use.
   init(paths: [String]) {
     self.paths = paths
-    descriptors = paths.map { _ in nil }
+    descriptors = Mutex(paths.map { _ in nil })
   }
 
   deinit {
-    for fd in descriptors.compactMap({ $0 }) { NPYSyscalls.closeQuietly(fd) }
+    descriptors.withLock { open in
+      for fd in open.compactMap({ $0 }) { NPYSyscalls.closeQuietly(fd) }
+    }
   }
 
   /// Reads bytes `range` of shard `shard`'s file into `out` (`range.count`
@@ -46,11 +49,11 @@ final class StoreBlockReader: @unchecked Sendable {
   }
 
   private func descriptor(_ shard: Int) throws -> Int32 {
-    lock.lock()
-    defer { lock.unlock() }
-    if let fd = descriptors[shard] { return fd }
-    let (fd, _) = try NPYSyscalls.openForReading(paths[shard])
-    descriptors[shard] = fd
-    return fd
+    try descriptors.withLock { open in
+      if let fd = open[shard] { return fd }
+      let (fd, _) = try NPYSyscalls.openForReading(paths[shard])
+      open[shard] = fd
+      return fd
+    }
   }
 }

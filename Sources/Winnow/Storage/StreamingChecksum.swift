@@ -1,4 +1,5 @@
 import Dispatch
+import Synchronization
 
 /// Verifies one memory-mapped file's SHA-256 while a reader streams through
 /// it: each block the reader asks for is hashed as it goes past (on a second
@@ -21,7 +22,7 @@ final class StreamingChecksum: @unchecked Sendable {
   /// The whole file as mapped; kept alive by `owner`.
   private let bytes: UnsafeRawBufferPointer
   private let owner: AnyObject
-  private let lock = Lock()
+  private let lock = Mutex(())
   private var hash: SHA256?
   private var hashed = 0
   private var failure: WinnowError?
@@ -40,9 +41,7 @@ final class StreamingChecksum: @unchecked Sendable {
 
   /// Whether the whole file has been hashed and matched.
   var isVerified: Bool {
-    lock.lock()
-    defer { lock.unlock() }
-    return hash == nil && failure == nil
+    lock.withLock { _ in hash == nil && failure == nil }
   }
 
   /// Hashes the file up to byte `end` (clamped to the file) and, when that
@@ -56,28 +55,28 @@ final class StreamingChecksum: @unchecked Sendable {
   /// - Throws: `.format` naming the file on a mismatch (now or earlier).
   /// - Complexity: O(bytes newly hashed).
   func advance(to end: Int, copy: UnsafeRawBufferPointer? = nil, at offset: Int = 0) throws {
-    lock.lock()
-    defer { lock.unlock() }
-    if let failure { throw failure }
-    let end = min(max(end, 0), bytes.count)
-    guard let hash, end > hashed, let base = bytes.baseAddress else { return }
-    let start = hashed
-    if let copy, let from = copy.baseAddress, offset <= start, offset + copy.count >= end {
-      hash.update(UnsafeRawBufferPointer(start: from + (start - offset), count: end - start))
-    } else {
-      prefetch(after: end, length: end - start)
-      hash.update(UnsafeRawBufferPointer(start: base + start, count: end - start))
-    }
-    hashed = end
-    guard hashed == bytes.count else { return }
-    self.hash = nil
-    let got = try hash.finalizeHex()
-    if got != expected {
-      failure = WinnowError(
-        .format,
-        "\(path): checksum mismatch: the manifest records SHA-256 \(expected), the file has \(got); "
-          + "the shard was changed or corrupted")
-      throw failure!
+    try lock.withLock { _ in
+      if let failure { throw failure }
+      let end = min(max(end, 0), bytes.count)
+      guard let hash, end > hashed, let base = bytes.baseAddress else { return }
+      let start = hashed
+      if let copy, let from = copy.baseAddress, offset <= start, offset + copy.count >= end {
+        hash.update(UnsafeRawBufferPointer(start: from + (start - offset), count: end - start))
+      } else {
+        prefetch(after: end, length: end - start)
+        hash.update(UnsafeRawBufferPointer(start: base + start, count: end - start))
+      }
+      hashed = end
+      guard hashed == bytes.count else { return }
+      self.hash = nil
+      let got = try hash.finalizeHex()
+      if got != expected {
+        failure = WinnowError(
+          .format,
+          "\(path): checksum mismatch: the manifest records SHA-256 \(expected), the file has \(got); "
+            + "the shard was changed or corrupted")
+        throw failure!
+      }
     }
   }
 

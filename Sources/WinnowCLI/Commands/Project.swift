@@ -42,17 +42,7 @@ struct Project: ParsableCommand {
   @Option(name: .long, help: "Write into this feature store directory instead of --output.")
   var store: String?
 
-  @Option(name: .long, help: "Sample ids for the store, .npy (N,) of integers (default: row numbers).")
-  var ids: String?
-
-  @Option(name: .customLong("shard-rows"), help: "Rows per store shard.")
-  var shardRows: Int = 65_536
-
-  @Option(name: .long, help: "Checkpoint label recorded in the store's manifest.")
-  var checkpoint: String = ""
-
-  @Option(name: .long, help: "Checkpoint weight (e.g. the epoch's mean learning rate) for the store.")
-  var weight: Double = 1
+  @OptionGroup var storeOptions: StoreOptions
 
   @Option(name: .customLong("adam-m"), help: "Adam first moment m, (D,) <f4: project LESS Adam features.")
   var adamM: String?
@@ -84,10 +74,6 @@ struct Project: ParsableCommand {
   @Flag(name: .long, help: "Print elapsed time and peak memory to stderr at the end.")
   var stats = false
 
-  /// Test hook: sleep after each row block, so a test can kill the process mid-run.
-  @Option(name: .customLong("pause-after-block-ms"), help: .hidden)
-  var pauseAfterBlockMs: Int = 0
-
   enum OutputDType: String, ExpressibleByArgument, CaseIterable { case f32, f16 }
 
   func validate() throws {
@@ -102,8 +88,7 @@ struct Project: ParsableCommand {
     guard (adamM == nil) == (adamV == nil) else {
       throw ValidationError("--adam-m and --adam-v go together")
     }
-    guard shardRows > 0 else { throw ValidationError("--shard-rows must be positive") }
-    guard ids == nil || store != nil else { throw ValidationError("--ids applies to --store only") }
+    guard storeOptions.ids == nil || store != nil else { throw ValidationError("--ids applies to --store only") }
     guard nnz == nil || kind == .sjlt else { throw ValidationError("--nnz applies to --kind sjlt only") }
     if let nnz, nnz < 1 || nnz > dim {
       throw ValidationError("--nnz must be in 1...\(dim) (at most --dim), got \(nnz)")
@@ -132,7 +117,7 @@ struct Project: ParsableCommand {
       }
       start = rows.upperBound
       progress.update(start)
-      if pauseAfterBlockMs > 0 { usleep(UInt32(clamping: pauseAfterBlockMs) * 1000) }
+      TestHooks.pauseAfterBlock()
     }
     try sink.finish()
     progress.finish()
@@ -145,18 +130,18 @@ struct Project: ParsableCommand {
       let writer = try NPYWriter(url: URL(fileURLWithPath: output ?? ""), dtype: dtype, rowShape: [dim])
       return NPYSink(writer: writer)
     }
-    let idValues = try ids.map { try NPYArray(contentsOf: URL(fileURLWithPath: $0)).readInt64() }
+    let idValues = try storeOptions.ids.map { try NPYArray(contentsOf: URL(fileURLWithPath: $0)).readInt64() }
     if let idValues, idValues.count != pieces.rowCount {
-      throw WinnowError(.shapeMismatch, "\(ids ?? ""): \(idValues.count) ids for \(pieces.rowCount) gradient rows")
+      throw WinnowError(.shapeMismatch, "\(storeOptions.ids ?? ""): \(idValues.count) ids for \(pieces.rowCount) gradient rows")
     }
     // The manifest names the projector kind, with "/adam" when LESS Adam
     // features were projected, so a store says exactly how it was made.
     let metadata = FeatureStoreMetadata(
       projector: kind.rawValue + (adam ? "/adam" : ""), seed: seed, k: dim,
-      inputDim: pieces.dim, dtype: dtype, checkpoint: checkpoint, weight: weight,
+      inputDim: pieces.dim, dtype: dtype, checkpoint: storeOptions.checkpoint, weight: storeOptions.weight,
       nnz: kind == .sjlt ? nnz ?? 1 : nil)
     let writer = try FeatureStoreWriter.openOrCreate(
-      directory: URL(fileURLWithPath: store), metadata: metadata, shardRows: shardRows,
+      directory: URL(fileURLWithPath: store), metadata: metadata, shardRows: storeOptions.shardRows,
       expectedInputRows: pieces.rowCount)
     try writer.checkResume(inputRows: pieces.rowCount)
     return StoreSink(writer: writer, ids: idValues)

@@ -121,12 +121,3 @@ struct Select: ParsableCommand {
     return String(decoding: data, as: UTF8.self) + "\n"
   }
 }
-
-/// Writes `text` to `path` atomically (temporary file, then rename).
-func writeText(_ text: String, to path: String) throws {
-  do {
-    try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
-  } catch {
-    throw WinnowError(.io, "\(path): cannot write: \(error.localizedDescription)")
-  }
-}

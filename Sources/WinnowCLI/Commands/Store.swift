@@ -42,48 +42,30 @@ struct StoreImport: ParsableCommand {
   @Option(name: .long, help: "The store directory (created if missing).")
   var store: String
 
-  @Option(name: .long, help: "Sample ids, .npy (N,) of integers (default: row numbers).")
-  var ids: String?
-
-  @Option(name: .customLong("shard-rows"), help: "Rows per shard.")
-  var shardRows: Int = 65_536
-
-  @Option(name: .long, help: "Checkpoint label recorded in the manifest.")
-  var checkpoint: String = ""
-
-  @Option(name: .long, help: "Checkpoint weight recorded in the manifest.")
-  var weight: Double = 1
+  @OptionGroup var storeOptions: StoreOptions
 
   @Option(name: .long, help: "Store dtype: f32 or f16.")
   var dtype: Project.OutputDType = .f32
 
-  /// Test hook: sleep after each shard, so a test can kill the process mid-ingest.
-  @Option(name: .customLong("pause-after-shard-ms"), help: .hidden)
-  var pauseAfterShardMs: Int = 0
-
-  func validate() throws {
-    guard shardRows > 0 else { throw ValidationError("--shard-rows must be positive") }
-  }
-
   func run() throws {
     if from != .npy { return try runToolImport() }
     let features = try openFeatures(input, role: "input features")
-    let idValues = try ids.map { try NPYArray(contentsOf: URL(fileURLWithPath: $0)).readInt64() }
+    let idValues = try storeOptions.ids.map { try NPYArray(contentsOf: URL(fileURLWithPath: $0)).readInt64() }
     if let idValues, idValues.count != features.rowCount {
-      throw WinnowError(.shapeMismatch, "\(ids ?? ""): \(idValues.count) ids for \(features.rowCount) rows")
+      throw WinnowError(.shapeMismatch, "\(storeOptions.ids ?? ""): \(idValues.count) ids for \(features.rowCount) rows")
     }
     let metadata = FeatureStoreMetadata(
       projector: "imported", seed: 0, k: features.dim, inputDim: 0,
-      dtype: dtype == .f16 ? .float16 : .float32, checkpoint: checkpoint, weight: weight)
+      dtype: dtype == .f16 ? .float16 : .float32, checkpoint: storeOptions.checkpoint, weight: storeOptions.weight)
     let writer = try FeatureStoreWriter.openOrCreate(
-      directory: URL(fileURLWithPath: store), metadata: metadata, shardRows: shardRows,
+      directory: URL(fileURLWithPath: store), metadata: metadata, shardRows: storeOptions.shardRows,
       expectedInputRows: features.rowCount)
     try writer.checkResume(inputRows: features.rowCount)
     let progress = Progress("import", total: features.rowCount)
-    var block = [Float](repeating: 0, count: shardRows * features.dim)
+    var block = [Float](repeating: 0, count: storeOptions.shardRows * features.dim)
     var start = writer.nextInputRow
     while start < features.rowCount {
-      let rows = start..<min(start + shardRows, features.rowCount)
+      let rows = start..<min(start + storeOptions.shardRows, features.rowCount)
       try block.withUnsafeMutableBufferPointer { b in
         guard let base = b.baseAddress else { return }
         try features.readRows(rows, into: base)
@@ -94,7 +76,7 @@ struct StoreImport: ParsableCommand {
       features.release(rows: rows)
       start = rows.upperBound
       progress.update(start)
-      if pauseAfterShardMs > 0 { usleep(UInt32(pauseAfterShardMs) * 1000) }
+      TestHooks.pauseAfterShard()
     }
     try writer.close()
     progress.finish()

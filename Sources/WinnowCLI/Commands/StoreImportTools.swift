@@ -88,18 +88,18 @@ extension StoreImport {
       throw ValidationError("--normalization must be none or l2")
     }
     let (features, source) = try openToolSource()
-    let idValues = try ids.map { try NPYArray(contentsOf: URL(fileURLWithPath: $0)).readInt64() }
+    let idValues = try storeOptions.ids.map { try NPYArray(contentsOf: URL(fileURLWithPath: $0)).readInt64() }
     let metadata = FeatureStoreMetadata(
       projector: "imported", seed: 0, k: features.dim, inputDim: 0,
       dtype: dtype == .f16 ? .float16 : .float32, normalization: tool.normalization,
-      checkpoint: checkpoint, weight: weight, source: source)
+      checkpoint: storeOptions.checkpoint, weight: storeOptions.weight, source: source)
     let progress = Progress("import", total: features.rowCount)
     let done = try FeatureImporter.importRows(
       from: features, ids: idValues, into: URL(fileURLWithPath: store), metadata: metadata,
-      shardRows: shardRows
+      shardRows: storeOptions.shardRows
     ) { rows, _ in
       progress.update(rows)
-      if pauseAfterShardMs > 0 { usleep(UInt32(pauseAfterShardMs) * 1000) }
+      TestHooks.pauseAfterShard()
     }
     progress.finish()
     print("\(store): \(done.shards.count) shards, \(done.rowCount) rows from \(source.tool) (\(source.array))")
