@@ -597,7 +597,7 @@ typedef struct wn_engine wn_engine;
 #define WN_PARAM_SELECT_FRACTION 2        /* (0, 1], default 0.05 */
 #define WN_PARAM_TEMPERATURE 3            /* stochastic softmax tau, default 1 */
 #define WN_PARAM_EXPLORATION_FLOOR 4      /* [0, 1], default 0.05 */
-#define WN_PARAM_SEED 5                   /* any 64-bit value via _i64, default 0 */
+#define WN_PARAM_SEED 5                   /* any uint64_t, default 0 */
 #define WN_PARAM_SCORE_COMBINATION 6      /* WN_COMBINE_*, default LR_WEIGHTED */
 #define WN_PARAM_EMA_DECAY 7              /* [0, 1), default 0.5 */
 #define WN_PARAM_SELECT_EVERY 8           /* re-plan every n epochs, default 1 */
@@ -652,7 +652,13 @@ typedef struct wn_engine wn_engine;
 /*
 ** The accepted range of a parameter key: [*out_min, *out_max] (or
 ** (*out_min, *out_max] with WN_PARAM_FLAG_LOWER_OPEN) and its flags.
-** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_INVALID_ARGUMENT (unknown key).
+** wn_engine_set_param_f64 accepts exactly the values inside; a value
+** outside is refused with WN_ERR_INVALID_ARGUMENT and a last error that
+** names the key and these bounds. For WN_PARAM_SEED the range is every
+** uint64_t: *out_max is the largest double below 2^64, and the _i64 setter
+** reaches the whole values above it by bit pattern.
+** Returns WN_OK, WN_ERR_NULL_POINTER (any output NULL), WN_ERR_INVALID_ARGUMENT
+** (unknown key); on failure the outputs are not written.
 ** Thread safety: any thread.
 */
 int32_t wn_param_bounds(int32_t key, double *out_min, double *out_max,
@@ -660,7 +666,9 @@ int32_t wn_param_bounds(int32_t key, double *out_min, double *out_max,
 
 /*
 ** The snake-case name of a parameter key ("select_fraction"), as written in
-** audit logs, or NULL for an unknown key. Static storage.
+** audit logs, or NULL for an unknown key. Static storage. Keys run from 1
+** without gaps, so a caller enumerates them all by counting up from 1 until
+** this returns NULL.
 ** Thread safety: any thread.
 */
 const char *wn_param_name(int32_t key);
@@ -709,9 +717,11 @@ int32_t wn_engine_dims(const wn_engine *engine, size_t *out_pool_size,
                        size_t *out_task_count);
 
 /*
-** Sets a parameter (see WN_PARAM_*). The _i64 form takes integer keys
-** exactly (WN_PARAM_SEED accepts any bit pattern); real-valued keys get the
-** value converted to double.
+** Sets a parameter (see WN_PARAM_*; wn_param_bounds gives the range). The
+** _i64 form takes integer keys exactly; WN_PARAM_SEED, whose range is every
+** uint64_t, takes the value's bit pattern (-1 is UINT64_MAX), and the _f64
+** form takes its whole values up to the largest double below 2^64;
+** real-valued keys get the value converted to double.
 ** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_INVALID_ARGUMENT (unknown key,
 ** value out of range, NaN, not whole for an integer key), WN_ERR_BAD_STATE
 ** (an epoch is open). Thread safety: as for the object.
