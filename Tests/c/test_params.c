@@ -1,6 +1,7 @@
 /*
 ** The parameter table through the C ABI: every key is enumerated with
-** wn_param_name / wn_param_bounds (keys 1, 2, ... until NULL), its bounds
+** wn_param_name / wn_param_bounds (keys 1, 2, ... until NULL), a new engine
+** holds wn_param_default, its bounds
 ** are accepted by wn_engine_set_param_f64 and read back, values just
 ** outside are refused with the key and bounds in the last error, and the
 ** seed takes every uint64_t through either setter.
@@ -50,9 +51,14 @@ static void test_bounds_are_accepted_and_values_outside_refused(void) {
   wn_engine *e = NULL;
   EXPECT_OK(wn_engine_create(&e, ids, NULL, 3, 0, 2, 1));
   for (int32_t k = 1; wn_param_name(k) != NULL; k++) {
-    double lo, hi, v = -1;
+    double lo, hi, v = -1, start = -1;
     int32_t flags;
     EXPECT_OK(wn_param_bounds(k, &lo, &hi, &flags));
+    /* A new engine holds the default, and the default is inside the bounds. */
+    EXPECT_OK(wn_param_default(k, &start));
+    EXPECT_OK(wn_engine_get_param_f64(e, k, &v));
+    EXPECT_TRUE(v == start && start <= hi);
+    EXPECT_TRUE((flags & WN_PARAM_FLAG_LOWER_OPEN) ? start > lo : start >= lo);
     EXPECT_OK(wn_engine_set_param_f64(e, k, hi));
     EXPECT_OK(wn_engine_get_param_f64(e, k, &v));
     EXPECT_TRUE(v == hi);
@@ -85,6 +91,12 @@ static void test_bounds_failures_write_nothing(void) {
   EXPECT_STATUS(wn_param_bounds(WN_PARAM_POLICY, &lo, NULL, &flags), WN_ERR_NULL_POINTER);
   EXPECT_STATUS(wn_param_bounds(WN_PARAM_POLICY, NULL, &hi, &flags), WN_ERR_NULL_POINTER);
   EXPECT_TRUE(lo == 7 && hi == 8 && flags == 9);
+  EXPECT_STATUS(wn_param_default(0, &lo), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_param_default(WN_PARAM_DIVERSITY_METHOD + 1, &lo), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_param_default(WN_PARAM_SEED, NULL), WN_ERR_NULL_POINTER);
+  EXPECT_TRUE(lo == 7);
+  EXPECT_OK(wn_param_default(WN_PARAM_SELECT_FRACTION, &lo));
+  EXPECT_TRUE(lo == 0.05);
 }
 
 static void test_the_seed_takes_every_uint64(void) {

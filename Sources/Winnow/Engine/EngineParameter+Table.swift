@@ -1,8 +1,8 @@
 /// The engine's parameter table: the one place where a key's name, bounds,
 /// flags, default and field are written. `EngineConfiguration` reads and
 /// writes its fields through it; the C ABI (`wn_param_name`,
-/// `wn_param_bounds`) and the Python binding (`engine.py`, built at import
-/// from those two functions) read it too.
+/// `wn_param_bounds`, `wn_param_default`) and the Python binding
+/// (`engine.py`, built at import from those functions) read it too.
 extension EngineParameter {
   /// One row of the table.
   struct Entry {

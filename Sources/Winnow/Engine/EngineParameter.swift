@@ -35,7 +35,8 @@ public enum WeightingScheme: Int32, Sendable, CaseIterable {
 ///
 /// Names, bounds, flags and defaults are in one table, `entry`
 /// (`EngineParameter+Table.swift`); the C ABI (`wn_param_name`,
-/// `wn_param_bounds`) and the Python binding read it from there.
+/// `wn_param_bounds`, `wn_param_default`) and the Python binding read it
+/// from there.
 public enum EngineParameter: Int32, Sendable, CaseIterable {
   /// `SelectionPolicy` raw value.
   case policy = 1

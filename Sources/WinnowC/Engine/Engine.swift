@@ -36,6 +36,14 @@ public func wn_param_bounds(
 }
 
 @c @implementation
+public func wn_param_default(_ key: Int32, _ outValue: UnsafeMutablePointer<Double>?) -> Int32 {
+  status {
+    let out = try Check.present(outValue, "out_value")
+    out.pointee = try parameterKey(key).defaultValue
+  }
+}
+
+@c @implementation
 public func wn_param_name(_ key: Int32) -> UnsafePointer<CChar>? { parameterNames[key] }
 
 @c @implementation

@@ -17,12 +17,13 @@ HEADER = Path(__file__).resolve().parents[3] / "Sources" / "WinnowC" / "include"
 
 
 def c_table():
-    """Every key straight from the C functions: name -> (key, low, high, flags)."""
+    """Every key straight from the C functions: name -> (key, low, high, flags, default)."""
     table, key = {}, 1
     while (name := lib.wn_param_name(key)) is not None:
-        lo, hi, flags = ctypes.c_double(), ctypes.c_double(), ctypes.c_int32()
+        lo, hi, flags, default = ctypes.c_double(), ctypes.c_double(), ctypes.c_int32(), ctypes.c_double()
         assert lib.wn_param_bounds(key, ctypes.byref(lo), ctypes.byref(hi), ctypes.byref(flags)) == 0
-        table[name.decode()] = (key, lo.value, hi.value, flags.value)
+        assert lib.wn_param_default(key, ctypes.byref(default)) == 0
+        table[name.decode()] = (key, lo.value, hi.value, flags.value, default.value)
         key += 1
     return table
 
@@ -30,8 +31,9 @@ def c_table():
 def test_the_binding_table_equals_the_c_table():
     c = c_table()
     assert engine.PARAMS == {name: row[0] for name, row in c.items()}
-    for name, (_, lo, hi, flags) in c.items():
+    for name, (_, lo, hi, flags, default) in c.items():
         assert winnow.param_bounds(name) == (lo, hi, bool(flags & 1), bool(flags & 2))
+        assert engine.PARAM_BOUNDS[name].default == default
     assert engine.INTEGER_PARAMS == {name for name, row in c.items() if row[3] & 1}
 
 
@@ -45,6 +47,7 @@ def test_the_c_table_has_every_key_of_the_header():
 def test_values_just_outside_the_bounds_are_refused(name):
     low, high, integer, low_is_open = winnow.param_bounds(name)
     e = winnow.Engine([1, 2, 3], feature_dim=2)
+    assert e.get_param(name) == engine.PARAM_BOUNDS[name].default
     e.set_param(name, high)
     assert e.get_param(name) == high
     below = low if low_is_open else math.nextafter(low, -math.inf)

@@ -19,32 +19,36 @@ _FLAG_INTEGER, _FLAG_LOWER_OPEN = 1, 2  # WN_PARAM_FLAG_*
 
 @dataclass(frozen=True)
 class ParamBounds:
-    """A parameter's accepted range, as ``wn_param_bounds`` reports it."""
+    """A parameter's accepted range and default (``wn_param_bounds``,
+    ``wn_param_default``)."""
 
     low: float
     high: float
     integer: bool
     low_is_open: bool
+    default: float
 
 
 def _read_param_table() -> tuple[dict[str, int], dict[str, ParamBounds]]:
     """Every parameter key of the library: keys run 1, 2, ... until
-    ``wn_param_name`` returns NULL (winnow.h), each with its bounds."""
+    ``wn_param_name`` returns NULL (winnow.h), each with its bounds and default."""
     keys, bounds = {}, {}
     key = 1
     while (raw := lib.wn_param_name(key)) is not None:
         lo, hi, flags = ctypes.c_double(), ctypes.c_double(), ctypes.c_int32()
+        default = ctypes.c_double()
         check(lib.wn_param_bounds(key, ctypes.byref(lo), ctypes.byref(hi), ctypes.byref(flags)))
+        check(lib.wn_param_default(key, ctypes.byref(default)))
         name = raw.decode()
         keys[name] = key
         bounds[name] = ParamBounds(lo.value, hi.value, bool(flags.value & _FLAG_INTEGER),
-                                   bool(flags.value & _FLAG_LOWER_OPEN))
+                                   bool(flags.value & _FLAG_LOWER_OPEN), default.value)
         key += 1
     return keys, bounds
 
 
 #: Parameter names and their C keys (``WN_PARAM_*`` without the prefix, lower
-#: case), read from the library at import.
+#: case), and each one's bounds and default, read from the library at import.
 PARAMS, PARAM_BOUNDS = _read_param_table()
 #: Names accepted for the enumerated parameters.
 CHOICES = {
