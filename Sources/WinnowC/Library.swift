@@ -16,24 +16,15 @@ public func wn_version() -> UnsafePointer<CChar>? { versionText }
 @c @implementation
 public func wn_abi_version() -> UInt32 { abiVersion }
 
+/// The texts of `wn_status_string`: `WinnowError.Code.names` and "ok",
+/// built once (read-only afterwards).
+nonisolated(unsafe) let statusTexts: [Int32: UnsafePointer<CChar>] = Dictionary(
+  uniqueKeysWithValues: WinnowError.Code.names.map { ($0.key.rawValue, StaticText.make($0.value)) }
+    + [(Int32(0), StaticText.literal("ok"))])
+
 @c @implementation
 public func wn_status_string(_ status: Int32) -> UnsafePointer<CChar>? {
-  switch status {
-  case 0: StaticText.literal("ok")
-  case -1: StaticText.literal("invalid argument")
-  case -2: StaticText.literal("shape mismatch")
-  case -3: StaticText.literal("non-finite value")
-  case -4: StaticText.literal("I/O error")
-  case -5: StaticText.literal("malformed file")
-  case -6: StaticText.literal("out of memory")
-  case -7: StaticText.literal("call out of order")
-  case -8: StaticText.literal("unsupported")
-  case -9: StaticText.literal("numerical failure")
-  case -10: StaticText.literal("null pointer")
-  case -11: StaticText.literal("buffer too small")
-  case -99: StaticText.literal("internal error")
-  default: StaticText.literal("unknown status")
-  }
+  statusTexts[status] ?? StaticText.literal("unknown status")
 }
 
 @c @implementation

@@ -42,7 +42,7 @@ static int finish(const char *name) {
 }
 
 /* A small deterministic generator (xorshift64*), uniform in [-1, 1). */
-static float uniform(uint64_t *state) {
+static inline float uniform(uint64_t *state) {
   *state ^= *state >> 12;
   *state ^= *state << 25;
   *state ^= *state >> 27;

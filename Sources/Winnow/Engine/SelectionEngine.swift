@@ -107,22 +107,30 @@ public final class SelectionEngine {
   /// Throws `.invalidArgument` out of range and `.badState` while an epoch is
   /// open (parameters are fixed for the duration of an epoch).
   public func setParameter(_ key: EngineParameter, _ value: Double) throws {
-    guard !state.isOpen else {
-      throw WinnowError(.badState, "parameters cannot change while epoch \(state.epoch) is open")
-    }
+    try requireNoOpenEpoch()
     try configuration.set(key, value)
   }
 
-  /// Sets a parameter from an integer (the C ABI's `wn_set_param_i64`);
-  /// `.seed` accepts any 64-bit pattern here.
+  /// Sets a parameter from an integer (the C ABI's `wn_set_param_i64`).
+  /// `.seed` goes to `setSeed` by bit pattern (-1 is `UInt64.max`); other
+  /// keys as `setParameter(key, Double(value))`.
   public func setIntegerParameter(_ key: EngineParameter, _ value: Int64) throws {
-    if key == .seed {
-      guard !state.isOpen else {
-        throw WinnowError(.badState, "parameters cannot change while epoch \(state.epoch) is open")
-      }
-      configuration.seed = UInt64(bitPattern: value)
-    } else {
-      try setParameter(key, Double(value))
+    guard key == .seed else { return try setParameter(key, Double(value)) }
+    try setSeed(UInt64(bitPattern: value))
+  }
+
+  /// Sets the seed of every random choice: any `UInt64`, the one range of
+  /// `.seed`. `setParameter(.seed, x)` takes the whole doubles of that range.
+  ///
+  /// Throws `.badState` while an epoch is open.
+  public func setSeed(_ seed: UInt64) throws {
+    try requireNoOpenEpoch()
+    configuration.seed = seed
+  }
+
+  private func requireNoOpenEpoch() throws {
+    guard !state.isOpen else {
+      throw WinnowError(.badState, "parameters cannot change while epoch \(state.epoch) is open")
     }
   }
 

@@ -46,23 +46,24 @@ public struct WinnowError: Error, Hashable, CustomStringConvertible, Sendable {
     /// A bug in Winnow: please report it.
     public static let `internal` = Code(rawValue: -99)
 
-    public var description: String {
-      switch self {
-      case .invalidArgument: "invalid argument"
-      case .shapeMismatch: "shape mismatch"
-      case .nonFinite: "non-finite value"
-      case .io: "I/O error"
-      case .format: "malformed file"
-      case .outOfMemory: "out of memory"
-      case .badState: "call out of order"
-      case .unsupported: "unsupported"
-      case .numerical: "numerical failure"
-      case .nullPointer: "null pointer"
-      case .bufferTooSmall: "buffer too small"
-      case .internal: "internal error"
-      default: "error \(rawValue)"
-      }
-    }
+    /// Every named code and its name: the one list of status names (the C
+    /// ABI's `wn_status_string` returns these texts).
+    package static let names: [Code: String] = [
+      .invalidArgument: "invalid argument",
+      .shapeMismatch: "shape mismatch",
+      .nonFinite: "non-finite value",
+      .io: "I/O error",
+      .format: "malformed file",
+      .outOfMemory: "out of memory",
+      .badState: "call out of order",
+      .unsupported: "unsupported",
+      .numerical: "numerical failure",
+      .nullPointer: "null pointer",
+      .bufferTooSmall: "buffer too small",
+      .internal: "internal error",
+    ]
+
+    public var description: String { Self.names[self] ?? "error \(rawValue)" }
   }
 }
 

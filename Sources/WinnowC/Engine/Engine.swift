@@ -30,7 +30,16 @@ public func wn_param_bounds(
     let flags = try Check.present(outFlags, "out_flags")
     let p = try parameterKey(key)
     (lo.pointee, hi.pointee) = (p.range.lowerBound, p.range.upperBound)
-    flags.pointee = (p.isInteger ? 1 : 0) | (p.lowerBoundIsOpen ? 2 : 0)
+    flags.pointee = (p.isInteger ? WN_PARAM_FLAG_INTEGER : 0)
+      | (p.lowerBoundIsOpen ? WN_PARAM_FLAG_LOWER_OPEN : 0)
+  }
+}
+
+@c @implementation
+public func wn_param_default(_ key: Int32, _ outValue: UnsafeMutablePointer<Double>?) -> Int32 {
+  status {
+    let out = try Check.present(outValue, "out_value")
+    out.pointee = try parameterKey(key).defaultValue
   }
 }
 

@@ -592,28 +592,29 @@ int32_t wn_select_step(const float *features, size_t rows, size_t dim,
 */
 typedef struct wn_engine wn_engine;
 
-/* Parameter keys (wn_engine_set_param_*; wn_param_bounds gives the ranges). */
-#define WN_PARAM_POLICY 1                 /* WN_POLICY_*, default TOP_FRACTION */
-#define WN_PARAM_SELECT_FRACTION 2        /* (0, 1], default 0.05 */
-#define WN_PARAM_TEMPERATURE 3            /* stochastic softmax tau, default 1 */
-#define WN_PARAM_EXPLORATION_FLOOR 4      /* [0, 1], default 0.05 */
-#define WN_PARAM_SEED 5                   /* any 64-bit value via _i64, default 0 */
-#define WN_PARAM_SCORE_COMBINATION 6      /* WN_COMBINE_*, default LR_WEIGHTED */
-#define WN_PARAM_EMA_DECAY 7              /* [0, 1), default 0.5 */
-#define WN_PARAM_SELECT_EVERY 8           /* re-plan every n epochs, default 1 */
-#define WN_PARAM_WARMUP_EPOCHS 9          /* default 0 */
-#define WN_PARAM_WARMUP_FRACTION 10       /* (0, 1], default 1 */
-#define WN_PARAM_MIXTURE_RULE 11          /* WN_MIXTURE_*, default FIXED */
-#define WN_PARAM_ALIGNMENT_CLIP 12        /* (0, 1e6], default 1 */
-#define WN_PARAM_ALIGNMENT_TEMPERATURE 13 /* mu, default 1 */
-#define WN_PARAM_EXCESS_LOSS_STEP_SIZE 14 /* DoReMi eta, default 1 */
-#define WN_PARAM_MIXTURE_SMOOTHING 15     /* DoReMi epsilon, default 1e-3 */
-#define WN_PARAM_WEIGHTING 16             /* WN_WEIGHTING_*, default AUTOMATIC */
-#define WN_PARAM_WEIGHT_TEMPERATURE 17    /* default 1 */
-#define WN_PARAM_WEIGHT_MIN 18            /* [0, 1], default 0.1 */
-#define WN_PARAM_WEIGHT_MAX 19            /* [1, 1e6], default 10 */
-#define WN_PARAM_DIVERSITY_STEP_SIZE 20   /* GREATS eta, default 0.01 */
-#define WN_PARAM_DIVERSITY_METHOD 21      /* WN_DIVERSITY_*, default AUTO */
+/* Parameter keys (wn_engine_set_param_*). Their ranges, flags and defaults
+** are the library's to say: wn_param_bounds, wn_param_default. */
+#define WN_PARAM_POLICY 1                 /* WN_POLICY_* */
+#define WN_PARAM_SELECT_FRACTION 2        /* fraction of the pool a plan keeps */
+#define WN_PARAM_TEMPERATURE 3            /* stochastic softmax tau */
+#define WN_PARAM_EXPLORATION_FLOOR 4      /* epsilon: p <- (1-eps)p + eps/N */
+#define WN_PARAM_SEED 5                   /* any uint64_t */
+#define WN_PARAM_SCORE_COMBINATION 6      /* WN_COMBINE_* */
+#define WN_PARAM_EMA_DECAY 7              /* beta of WN_COMBINE_MOVING_AVERAGE */
+#define WN_PARAM_SELECT_EVERY 8           /* re-plan every n epochs */
+#define WN_PARAM_WARMUP_EPOCHS 9          /* epochs before the first plan */
+#define WN_PARAM_WARMUP_FRACTION 10       /* fraction a warm-up plan keeps */
+#define WN_PARAM_MIXTURE_RULE 11          /* WN_MIXTURE_* */
+#define WN_PARAM_ALIGNMENT_CLIP 12        /* clip c of the alignment W_d */
+#define WN_PARAM_ALIGNMENT_TEMPERATURE 13 /* mu */
+#define WN_PARAM_EXCESS_LOSS_STEP_SIZE 14 /* DoReMi eta */
+#define WN_PARAM_MIXTURE_SMOOTHING 15     /* DoReMi epsilon */
+#define WN_PARAM_WEIGHTING 16             /* WN_WEIGHTING_* */
+#define WN_PARAM_WEIGHT_TEMPERATURE 17    /* tau_w of self-normalized weights */
+#define WN_PARAM_WEIGHT_MIN 18            /* lower clip of self-normalized weights */
+#define WN_PARAM_WEIGHT_MAX 19            /* upper clip of self-normalized weights */
+#define WN_PARAM_DIVERSITY_STEP_SIZE 20   /* GREATS eta */
+#define WN_PARAM_DIVERSITY_METHOD 21      /* WN_DIVERSITY_* */
 
 #define WN_POLICY_TOP_FRACTION 0
 #define WN_POLICY_DOMAIN_QUOTA 1
@@ -652,15 +653,31 @@ typedef struct wn_engine wn_engine;
 /*
 ** The accepted range of a parameter key: [*out_min, *out_max] (or
 ** (*out_min, *out_max] with WN_PARAM_FLAG_LOWER_OPEN) and its flags.
-** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_INVALID_ARGUMENT (unknown key).
+** wn_engine_set_param_f64 accepts exactly the values inside; a value
+** outside is refused with WN_ERR_INVALID_ARGUMENT and a last error that
+** names the key and these bounds. For WN_PARAM_SEED the range is every
+** uint64_t: *out_max is the largest double below 2^64, and the _i64 setter
+** reaches the whole values above it by bit pattern.
+** Returns WN_OK, WN_ERR_NULL_POINTER (any output NULL), WN_ERR_INVALID_ARGUMENT
+** (unknown key); on failure the outputs are not written.
 ** Thread safety: any thread.
 */
 int32_t wn_param_bounds(int32_t key, double *out_min, double *out_max,
                         int32_t *out_flags);
 
 /*
+** The value a new engine starts with for a parameter key, in *out_value.
+** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_INVALID_ARGUMENT (unknown key);
+** on failure *out_value is not written.
+** Thread safety: any thread.
+*/
+int32_t wn_param_default(int32_t key, double *out_value);
+
+/*
 ** The snake-case name of a parameter key ("select_fraction"), as written in
-** audit logs, or NULL for an unknown key. Static storage.
+** audit logs, or NULL for an unknown key. Static storage. Keys run from 1
+** without gaps, so a caller enumerates them all by counting up from 1 until
+** this returns NULL.
 ** Thread safety: any thread.
 */
 const char *wn_param_name(int32_t key);
@@ -709,9 +726,11 @@ int32_t wn_engine_dims(const wn_engine *engine, size_t *out_pool_size,
                        size_t *out_task_count);
 
 /*
-** Sets a parameter (see WN_PARAM_*). The _i64 form takes integer keys
-** exactly (WN_PARAM_SEED accepts any bit pattern); real-valued keys get the
-** value converted to double.
+** Sets a parameter (see WN_PARAM_*; wn_param_bounds gives the range). The
+** _i64 form takes integer keys exactly; WN_PARAM_SEED, whose range is every
+** uint64_t, takes the value's bit pattern (-1 is UINT64_MAX), and the _f64
+** form takes its whole values up to the largest double below 2^64;
+** real-valued keys get the value converted to double.
 ** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_INVALID_ARGUMENT (unknown key,
 ** value out of range, NaN, not whole for an integer key), WN_ERR_BAD_STATE
 ** (an epoch is open). Thread safety: as for the object.

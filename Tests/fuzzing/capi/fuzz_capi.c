@@ -281,6 +281,7 @@ static void op_param(input *in) {
   int32_t flags;
   CALL(wn_engine_get_param_f64(e, key, u8(in) % 16 ? &value : NULL));
   CALL(wn_param_bounds(key, &lo, &hi, &flags));
+  CALL(wn_param_default(key, u8(in) % 16 ? &value : NULL));
   (void)wn_param_name(key);
 }
 

@@ -103,6 +103,7 @@ SIGNATURES: dict[str, tuple[object, list[object]]] = {
         _i32, [c_float_p, _size, _size, c_float_p, _size, _f32, c_int64_p, c_float_p, _size]),
     # engine
     "wn_param_bounds": (_i32, [_i32, c_double_p, c_double_p, c_int32_p]),
+    "wn_param_default": (_i32, [_i32, c_double_p]),
     "wn_param_name": (_str, [_i32]),
     "wn_engine_create": (_i32, [c_void_pp, c_int64_p, c_int32_p, _size, _size, _size, _size]),
     "wn_engine_free": (None, [_ptr]),

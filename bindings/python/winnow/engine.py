@@ -14,15 +14,42 @@ from ._lib import lib
 from .factored import FactoredProjector
 from .projector import Projector
 
-#: Parameter names (the C ``WN_PARAM_*`` keys without the prefix, lower case).
-PARAMS = {
-    "policy": 1, "select_fraction": 2, "temperature": 3, "exploration_floor": 4, "seed": 5,
-    "score_combination": 6, "ema_decay": 7, "select_every": 8, "warmup_epochs": 9,
-    "warmup_fraction": 10, "mixture_rule": 11, "alignment_clip": 12,
-    "alignment_temperature": 13, "excess_loss_step_size": 14, "mixture_smoothing": 15,
-    "weighting": 16, "weight_temperature": 17, "weight_min": 18, "weight_max": 19,
-    "diversity_step_size": 20, "diversity_method": 21,
-}
+_FLAG_INTEGER, _FLAG_LOWER_OPEN = 1, 2  # WN_PARAM_FLAG_*
+
+
+@dataclass(frozen=True)
+class ParamBounds:
+    """A parameter's accepted range and default (``wn_param_bounds``,
+    ``wn_param_default``)."""
+
+    low: float
+    high: float
+    integer: bool
+    low_is_open: bool
+    default: float
+
+
+def _read_param_table() -> tuple[dict[str, int], dict[str, ParamBounds]]:
+    """Every parameter key of the library: keys run 1, 2, ... until
+    ``wn_param_name`` returns NULL (winnow.h), each with its bounds and default."""
+    keys, bounds = {}, {}
+    key = 1
+    while (raw := lib.wn_param_name(key)) is not None:
+        lo, hi, flags = ctypes.c_double(), ctypes.c_double(), ctypes.c_int32()
+        default = ctypes.c_double()
+        check(lib.wn_param_bounds(key, ctypes.byref(lo), ctypes.byref(hi), ctypes.byref(flags)))
+        check(lib.wn_param_default(key, ctypes.byref(default)))
+        name = raw.decode()
+        keys[name] = key
+        bounds[name] = ParamBounds(lo.value, hi.value, bool(flags.value & _FLAG_INTEGER),
+                                   bool(flags.value & _FLAG_LOWER_OPEN), default.value)
+        key += 1
+    return keys, bounds
+
+
+#: Parameter names and their C keys (``WN_PARAM_*`` without the prefix, lower
+#: case), and each one's bounds and default, read from the library at import.
+PARAMS, PARAM_BOUNDS = _read_param_table()
 #: Names accepted for the enumerated parameters.
 CHOICES = {
     "policy": {"top_fraction": 0, "domain_quota": 1, "stochastic": 2, "diversity": 3},
@@ -31,18 +58,15 @@ CHOICES = {
     "weighting": {"automatic": 0, "uniform": 1, "self_normalized": 2, "unbiased": 3},
     "diversity_method": {"auto": 0, "sequential": 1, "blocked": 2},
 }
-INTEGER_PARAMS = {"policy", "seed", "score_combination", "select_every", "warmup_epochs",
-                  "mixture_rule", "weighting", "diversity_method"}
+INTEGER_PARAMS = frozenset(name for name, b in PARAM_BOUNDS.items() if b.integer)
 PLAN_KINDS = ("planned", "warmup", "reused")
 POLICIES = ("top_fraction", "domain_quota", "stochastic", "diversity")
 
 
 def param_bounds(name: str) -> tuple[float, float, bool, bool]:
     """``(low, high, integer, low_is_open)`` for a parameter name."""
-    lo, hi, flags = ctypes.c_double(), ctypes.c_double(), ctypes.c_int32()
-    check(lib.wn_param_bounds(PARAMS[name], ctypes.byref(lo), ctypes.byref(hi),
-                              ctypes.byref(flags)))
-    return lo.value, hi.value, bool(flags.value & 1), bool(flags.value & 2)
+    b = PARAM_BOUNDS[name]
+    return b.low, b.high, b.integer, b.low_is_open
 
 
 @dataclass(frozen=True)
