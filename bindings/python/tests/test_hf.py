@@ -168,9 +168,40 @@ def test_in_step_features_equal_a_separate_pass_despite_weights_and_batch_mean(t
     # amplified near Adam's sign-like transform; 1e-3 leaves margin.
     scale = np.abs(separate).max()
     assert np.abs(in_step - separate).max() <= 1e-3 * scale
-    # Plain features take the device first stage (in-step and separate): they
-    # equal libwinnow's projection of the factors copied to the CPU.
-    fx = t.selector.fx
-    cpu = t.selector.features(fx.capture(sample_losses, t.model, plain,
-                                         mask=plain.get("attention_mask")), t.optimizer)
-    assert np.abs(separate - cpu).max() <= 1e-4 * np.abs(cpu).max()
+    if features == "sgd":
+        # On a GPU, pool scoring takes the device first stage; here it equals
+        # libwinnow's projection of the factors copied to the CPU.
+        device, _ = t.selector.fx._device_features(sample_losses, (t.model, plain), {},
+                                                   plain.get("attention_mask"))
+        assert np.abs(device - separate).max() <= 1e-4 * scale
+
+
+def test_in_step_features_projected_on_the_device_equal_the_projected_factors():
+    from winnow.hf.capture import StepCapture
+    from winnow.torch import FactoredFeatures
+    torch.manual_seed(3)
+    model = hf_tiny.tiny_llama()
+    model.eval()  # no dropout: the two recorded steps see the same gradients
+    fx = FactoredFeatures(model, layers="*proj", k_in=4, k_out=4)
+    step = StepCapture(fx)
+    items = hf_tiny.token_items(5, 9, seed=4)
+    batch = {k: torch.stack([it[k] for it in items]) for k in ("input_ids", "attention_mask")}
+    batch["attention_mask"][1, 6:] = 0  # padding: the mask's gather
+    batch["labels"] = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
+
+    def recorded(read):
+        with step.recording():
+            (torch.arange(1.0, 6.0) * sample_losses(model, batch)).mean().backward()
+        model.zero_grad()
+        return read(5, batch["attention_mask"])
+
+    def where(*a):
+        accelerated = step.on_accelerator()  # the trainer's choice of path
+        step.capture(*a)
+        return accelerated
+
+    assert recorded(where) is False  # a CPU model: libwinnow projects the factors
+    on_device = recorded(step.features)
+    host = fx.project(recorded(step.capture))
+    assert on_device.shape == host.shape == (5, fx.feature_dim)
+    assert np.abs(on_device - host).max() <= 1e-4 * np.abs(host).max()

@@ -38,7 +38,8 @@ class StepCapture:
     ``step.features(samples, mask)`` instead gives the plain features,
     projected on the model's device (the first stage of ``FactoredFeatures``):
     only ``S x feature_dim`` floats reach the host. ``capture`` copies the
-    factors themselves to the CPU, which LESS's Adam features need.
+    factors themselves to the CPU, which LESS's Adam features need (and
+    which is the faster way when the model is on the CPU).
 
     Cost: the kept inputs and output gradients of the captured layers (the
     tensors autograd holds anyway), and the projection or the copy.
@@ -95,6 +96,15 @@ class StepCapture:
                 a, d = _pad_rows(a, c, counts), _pad_rows(d, c, counts)
             factors.append((_numpy(a), _numpy(d)))
         return Capture(counts.numpy().astype(np.int64), factors, np.zeros(samples, np.float32))
+
+    def on_accelerator(self) -> bool:
+        """Whether the recorded step ran off the CPU. There the first stage
+        runs on the device (``features``); on the CPU, libwinnow's kernels
+        project the factors faster than PyTorch's matmuls (``capture``)."""
+        for slots in self._calls or []:
+            for x, _ in slots:
+                return x.device.type != "cpu"
+        return False
 
     def features(self, samples: int, mask: torch.Tensor | None) -> np.ndarray | None:
         """``S x feature_dim`` ``float32`` plain features of the recorded step,
