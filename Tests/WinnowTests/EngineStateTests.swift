@@ -12,7 +12,7 @@ import Testing
 
   @Test func callsOutOfOrderAreBadState() throws {
     let e = try f.engine()
-    let one = try Matrix(rows: 1, cols: f.k)
+    let one = Matrix(rows: 1, cols: f.k)
     #expect(code { _ = try e.endEpoch() } == .badState)
     #expect(code { try e.addTarget(task: 0, features: f.target) } == .badState)
     #expect(code { try e.addCandidates(ids: [f.ids[0]], features: one) } == .badState)
@@ -24,7 +24,7 @@ import Testing
     // Nothing has been scored yet: no plan; the epoch stays open.
     #expect(code { _ = try e.endEpoch() } == .badState)
     try e.addTarget(task: 0, features: f.target)
-    try e.addCandidates(ids: [f.ids[0], f.ids[1]], features: try Matrix(rows: 2, cols: f.k))
+    try e.addCandidates(ids: [f.ids[0], f.ids[1]], features: Matrix(rows: 2, cols: f.k))
     #expect(code { try e.addTarget(task: 0, features: f.target) } == .badState)
     #expect(code { try e.addCandidates(ids: [f.ids[1]], features: one) } == .badState)
     // A duplicate inside one batch fails without marking the others.
@@ -39,16 +39,16 @@ import Testing
   @Test func wrongShapesNonFiniteInputsAndUnknownIdsAreRejected() throws {
     let e = try f.engine()
     try e.beginEpoch(0)
-    #expect(code { try e.addTarget(task: 0, features: try Matrix(rows: 1, cols: f.k + 1)) }
+    #expect(code { try e.addTarget(task: 0, features: Matrix(rows: 1, cols: f.k + 1)) }
       == .shapeMismatch)
     #expect(code { try e.addTarget(task: 1, features: f.target) } == .invalidArgument)
     var bad = f.target
     bad[1, 2] = .nan
     #expect(code { try e.addTarget(task: 0, features: bad) } == .nonFinite)
     try e.addTarget(task: 0, features: f.target)
-    #expect(code { try e.addCandidates(ids: [f.ids[0]], features: try Matrix(rows: 1, cols: 3)) }
+    #expect(code { try e.addCandidates(ids: [f.ids[0]], features: Matrix(rows: 1, cols: 3)) }
       == .shapeMismatch)
-    var row = try Matrix(rows: 1, cols: f.k)
+    var row = Matrix(rows: 1, cols: f.k)
     row[0, 0] = .infinity
     #expect(code { try e.addCandidates(ids: [f.ids[0]], features: row) } == .nonFinite)
     #expect(code { try e.addCandidates(ids: [f.ids[0]], features: nil, losses: [.nan]) } == .nonFinite)
@@ -56,7 +56,7 @@ import Testing
     #expect(code { try e.addCandidates(startingAt: f.n - 1, count: 2, features: nil, dim: 0) }
       == .invalidArgument)
     // None of the failed calls marked sample 0 as fed.
-    try e.addCandidates(ids: [f.ids[0]], features: try Matrix(rows: 1, cols: f.k))
+    try e.addCandidates(ids: [f.ids[0]], features: Matrix(rows: 1, cols: f.k))
   }
 
   @Test func parametersOutOfRangeAreInvalidArguments() throws {
@@ -71,9 +71,9 @@ import Testing
     #expect(e.configuration.policy == .stochastic && e.parameter(.policy) == 2)
     try e.setIntegerParameter(.seed, -1)
     #expect(e.configuration.seed == UInt64.max)
-    #expect(code { try SelectionEngine(ids: [1, 1], featureDim: 2) } == .invalidArgument)
-    #expect(code { try SelectionEngine(ids: [1, 2], domains: [0], featureDim: 2) } == .shapeMismatch)
-    #expect(code { try SelectionEngine(ids: [1], domains: [-1], featureDim: 2) } == .invalidArgument)
+    #expect(code { _ = try SelectionEngine(ids: [1, 1], featureDim: 2) } == .invalidArgument)
+    #expect(code { _ = try SelectionEngine(ids: [1, 2], domains: [0], featureDim: 2) } == .shapeMismatch)
+    #expect(code { _ = try SelectionEngine(ids: [1], domains: [-1], featureDim: 2) } == .invalidArgument)
     #expect(code { try e.setInitialMixture([1, 1]) } == .shapeMismatch)
   }
 

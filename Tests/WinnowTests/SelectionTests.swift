@@ -34,18 +34,18 @@ import Testing
 
   @Test func badRequestsAreClearErrors() throws {
     let s: [Float] = [1, 2, 3]
-    try s.withUnsafeBufferPointer { p in
+    s.withUnsafeBufferPointer { p in
       #expect(throws: WinnowError.self) { try Selection.top(p, k: 4) }
       #expect(throws: WinnowError.self) { try Selection.top(p, k: 0) }
       #expect(throws: WinnowError.self) { try Selection.top(p, fraction: 0) }
       #expect(throws: WinnowError.self) { try Selection.top(p, fraction: 1.5) }
     }
     let empty: [Float] = []
-    try empty.withUnsafeBufferPointer { p in
+    empty.withUnsafeBufferPointer { p in
       #expect(throws: WinnowError.self) { try Selection.top(p, k: 1) }
     }
     let nan: [Float] = [1, .nan]
-    try nan.withUnsafeBufferPointer { p in
+    nan.withUnsafeBufferPointer { p in
       #expect(throws: WinnowError.self) { try Selection.top(p, k: 1) }
     }
   }
