@@ -156,6 +156,14 @@ class FactoredFeatures(ExplicitGradients):
         self._recording = False
 
     @property
+    def on_accelerator(self) -> bool:
+        """Whether a chosen layer's parameters live off the CPU: there the
+        first stage runs on the device; on the CPU, libwinnow's kernels
+        project the factors faster than PyTorch's matmuls."""
+        return any(p.device.type != "cpu" for _, m in self.modules
+                   for p in m.parameters(recurse=False))
+
+    @property
     def paths(self) -> dict:
         """``{name: "factored" | "materialized"}`` of the last batch."""
         return {p.name: p.path for p in self.plans}
@@ -245,28 +253,42 @@ class FactoredFeatures(ExplicitGradients):
         the model's device (see the class notes)."""
         return self._device_features(loss_fn, args, kwargs, mask)[0]
 
-    def _device_features(self, loss_fn, args, kwargs, mask):
+    def _stage(self):
+        """``(stage, plans, forward)``: one batch's ``DeviceStage``, its layer
+        plans, and the per-call ``forward`` that plans each layer's path on
+        its first call (for that layer's own positions per sample)."""
         plans = [None] * len(self.layers)
         stage = DeviceStage(self.layers, plans, self._cache, self.k_in, self.k_out)
 
         def forward(l, call, x, keep):
-            if plans[l] is None:  # each layer's path for its own positions per sample
+            if plans[l] is None:
                 element = x.element_size() if x.is_floating_point() else 4
                 plans[l] = plan_path(self.layers[l], self.k_in, self.k_out, x.shape[0],
                                      x.shape[1], element, self.path)
             stage.forward(l, call, x, keep)
 
+        return stage, plans, forward
+
+    def _stage_blocks(self, stage: DeviceStage, samples: int, device, expected: str) -> list:
+        """Each layer's ``S x k_out*k_in`` features from ``stage``; a layer no
+        gradient reached has a zero gradient. ``expected`` says where
+        ``samples`` came from, for the error when the layers saw another count."""
+        blocks = []
+        for f in stage.features:
+            if f is None:
+                f = torch.zeros(samples, self.k_in * self.k_out, device=device)
+            if f.shape[0] != samples:
+                raise ValueError(f"the layers saw {f.shape[0]} samples, {expected}")
+            blocks.append(f)
+        return blocks
+
+    def _device_features(self, loss_fn, args, kwargs, mask):
+        stage, plans, forward = self._stage()
         losses = self._run(forward, stage.backward, loss_fn, args, kwargs, mask)
         self.plans = plans
         samples = losses.shape[0]
-        blocks = []
-        for (d_in, d_out), f in zip(self.dims, stage.features):
-            if f is None:  # no gradient reached the layer: a zero gradient
-                f = torch.zeros(samples, self.k_in * self.k_out, device=losses.device)
-            if f.shape[0] != samples:
-                raise ValueError(f"the layers saw {f.shape[0]} samples, loss_fn returned "
-                                 f"{samples} losses")
-            blocks.append(f)
+        blocks = self._stage_blocks(stage, samples, losses.device,
+                                    f"loss_fn returned {samples} losses")
         zero = [n for n, f in zip(self.names, blocks) if not bool(f.any())]
         features = torch.cat(blocks, 1).cpu().numpy()
         losses = losses.float().cpu().numpy()

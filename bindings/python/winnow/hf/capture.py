@@ -20,7 +20,6 @@ import contextlib
 import numpy as np
 import torch
 
-from .._torch_device import DeviceStage, plan_path
 from .._torch_explicit import numpy32 as _numpy, pad_rows as _pad_rows
 from .._torch_features import Capture, FactoredFeatures
 
@@ -97,48 +96,28 @@ class StepCapture:
             factors.append((_numpy(a), _numpy(d)))
         return Capture(counts.numpy().astype(np.int64), factors, np.zeros(samples, np.float32))
 
-    def on_accelerator(self) -> bool:
-        """Whether the recorded step ran off the CPU. There the first stage
-        runs on the device (``features``); on the CPU, libwinnow's kernels
-        project the factors faster than PyTorch's matmuls (``capture``)."""
-        for slots in self._calls or []:
-            for x, _ in slots:
-                return x.device.type != "cpu"
-        return False
-
     def features(self, samples: int, mask: torch.Tensor | None) -> np.ndarray | None:
         """``S x feature_dim`` ``float32`` plain features of the recorded step,
         projected on the model's device, or ``None`` when no layer saw a
         gradient. Equal to ``fx.project(capture(samples, mask))`` (the first
-        stage is the same as ``FactoredFeatures.features``'), without copying
-        the factors to the host. Rows carry the loss's scale, as ``D`` does."""
+        stage of ``FactoredFeatures.features``), without copying the factors
+        to the host. Rows carry the loss's scale, as ``D`` does."""
         calls, self._calls = self._calls, None
         if not calls or not any(c for c in calls):
             return None
         fx = self.fx
-        plans = [None] * len(fx.layers)
-        stage = DeviceStage(fx.layers, plans, fx._cache, fx.k_in, fx.k_out)
+        stage, _, forward = fx._stage()
         device = None
         for l, slots in enumerate(calls):
             if not slots:
                 raise RuntimeError(f"layer {fx.names[l]} was not called in the training step")
             for call, (x, g) in enumerate(slots):
                 x, keep = fx._inputs(l, x, mask)
-                if x.shape[0] != samples:
-                    raise ValueError(f"layer {fx.names[l]}: input of shape {tuple(x.shape)}; "
-                                     f"expected {samples} samples first")
                 device = x.device
-                if g is None:  # no gradient reached this call: it adds nothing
-                    continue
-                if plans[l] is None:
-                    element = x.element_size() if x.is_floating_point() else 4
-                    plans[l] = plan_path(fx.layers[l], fx.k_in, fx.k_out, samples,
-                                         x.shape[1], element, fx.path)
-                stage.forward(l, call, x, keep)
-                stage.backward(l, call, g)
-        width = fx.k_in * fx.k_out
-        blocks = [f if f is not None else torch.zeros(samples, width, device=device)
-                  for f in stage.features]
+                if g is not None:  # a call no gradient reached adds nothing
+                    forward(l, call, x, keep)
+                    stage.backward(l, call, g)
+        blocks = fx._stage_blocks(stage, samples, device, f"the step trained {samples}")
         out = torch.cat(blocks, 1).cpu().numpy()
         fx.host_bytes += out.nbytes
         return out

@@ -167,9 +167,7 @@ class Selector:
         """Features and losses of one collated dict batch (a separate pass,
         model in eval mode so dropout stays out of the features)."""
         mask = batch.get("attention_mask")
-        on_device = any(isinstance(v, torch.Tensor) and v.device.type != "cpu"
-                        for v in batch.values())
-        if self.args.features != "adam" and on_device:  # first stage on the model's device
+        if self.args.features != "adam" and self.fx.on_accelerator:  # first stage there
             return self.fx._device_features(sample_losses, (model, batch), {}, mask)
         cap = self.fx.capture(sample_losses, model, batch, mask=mask)
         return self.features(cap, optimizer), cap.losses

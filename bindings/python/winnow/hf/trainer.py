@@ -178,7 +178,7 @@ class WinnowTrainer(Trainer):
         # sample's own loss.
         scale = (index.size * self.current_gradient_accumulation_steps
                  / np.where(keep, weights, 1)).astype(np.float32)
-        if self.selector.args.features != "adam" and self.step_capture.on_accelerator():
+        if self.selector.args.features != "adam" and self.selector.fx.on_accelerator:
             # Plain features are linear in D: project on the model's device and
             # scale the rows; only S x feature_dim floats reach the host.
             features = self.step_capture.features(index.size, mask)
