@@ -24,6 +24,7 @@ enum TestHooks {
   }
 
   private static func pause(_ ms: Int) {
-    if ms > 0 { usleep(UInt32(clamping: ms) * 1000) }
+    // Thread.sleep: `usleep`'s UInt32 microseconds overflow past ~71 minutes.
+    if ms > 0 { Thread.sleep(forTimeInterval: Double(ms) / 1000) }
   }
 }
