@@ -20,7 +20,7 @@ if env -u LD_LIBRARY_PATH ldd "$lib_dir/libwinnow.so" | grep 'not found'; then
   echo "FAIL: unresolved dependencies"; exit 1
 fi
 
-for t in test_loop test_errors test_params test_cycles test_sparse; do
+for t in test_loop test_errors test_params test_cycles test_sparse test_selection; do
   cc -std=c11 -O1 -Wall -Wextra -Werror -I "$lib_dir" -o "$out/$t" "$here/$t.c" \
     -L "$lib_dir" -lwinnow -Wl,-rpath,"$lib_dir" -lm
 done
@@ -32,6 +32,8 @@ for t in test_loop test_errors test_params test_sparse; do
   echo "== $t"
   env LD_LIBRARY_PATH= "$out/$t"
 done
+echo "== test_selection"
+env LD_LIBRARY_PATH= "$out/test_selection" "$here/../Fixtures/store-v1"
 
 echo "== leaks: 1000 create/epoch/free cycles"
 if command -v valgrind >/dev/null; then

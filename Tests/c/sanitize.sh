@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The C ABI test programs under sanitizers (`make test-sanitize`):
-#   1. test_loop, test_errors, test_cycles and test_threads built with
+#   1. test_loop, test_errors, test_cycles, test_threads and test_selection built with
 #      AddressSanitizer + UndefinedBehaviorSanitizer (any report fails) and
 #      linked against $1/libwinnow.so, a build of the library whose Swift
 #      code (Winnow, WinnowC) is instrumented with AddressSanitizer too
@@ -22,15 +22,16 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 
-for t in test_loop test_errors test_cycles test_threads; do
+for t in test_loop test_errors test_cycles test_threads test_selection; do
   clang -std=c11 -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
     -fno-sanitize-recover=all -Wall -Wextra -Werror -fuse-ld=lld -I "$asan_lib" -o "$out/$t-asan" \
     "$here/$t.c" -L "$asan_lib" -lwinnow -Wl,-rpath,"$asan_lib:$swift_lib" -lm -lpthread
 done
-for t in test_loop test_errors test_cycles test_threads; do
+for t in test_loop test_errors test_cycles test_threads test_selection; do
   echo "== ASan+UBSan: $t"
   args=()
   [ "$t" = test_cycles ] && args=(40)  # 40 create/epoch/free cycles
+  [ "$t" = test_selection ] && args=("$here/../Fixtures/store-v1")
   "$out/$t-asan" "${args[@]}" >"$out/$t-asan.log" 2>&1 || { tail -60 "$out/$t-asan.log"; exit 1; }
   tail -1 "$out/$t-asan.log"
 done

@@ -59,13 +59,25 @@ public final class FeatureStore: FeatureSource, @unchecked Sendable {
   /// - Throws: `.io` for a missing manifest or shard; `.format` naming the
   ///   shard whose shape, dtype or (with `.whenOpened`) checksum does not
   ///   match the manifest.
+  /// - Parameter shard: nil for the whole store; else only that shard (of
+  ///   the manifest's list) is opened and its rows are the store's rows — how
+  ///   a worker scoring one shard (`winnow.ray`) reads it.
+  /// - Throws: also `.invalidArgument` for a shard index past the manifest's.
   /// - Complexity: O(shards); `.whenOpened` adds one read of every file,
   ///   `.whileReading` one read of the ids files (8 bytes a row).
-  public init(directory: URL, verification: Verification) throws {
+  public init(directory: URL, verification: Verification, shard: Int? = nil) throws {
     let manifest = try FeatureStoreManifest.load(from: directory)
     self.directory = directory
     metadata = manifest.metadata
-    shards = manifest.shards
+    if let shard {
+      guard manifest.shards.indices.contains(shard) else {
+        throw WinnowError.invalid(
+          "\(directory.path): shard \(shard) is past the store's \(manifest.shards.count) shards")
+      }
+      shards = [manifest.shards[shard]]
+    } else {
+      shards = manifest.shards
+    }
     var arrays = [NPYArray](), starts = [0], streamed = [StreamingChecksum?]()
     for shard in shards {
       let features = try Self.open(

@@ -32,7 +32,7 @@ final class Handle<Value> {
 /// binding bugs (use after free, wrong handle type) into errors, not crashes.
 enum Registry {
   enum Kind: CustomStringConvertible {
-    case projector, engine, factoredProjector, scorer, sparseProjector
+    case projector, engine, factoredProjector, scorer, sparseProjector, selection, store
 
     var description: String {
       switch self {
@@ -41,6 +41,8 @@ enum Registry {
       case .factoredProjector: "factored projector"
       case .scorer: "scorer"
       case .sparseProjector: "sparse projector"
+      case .selection: "selection"
+      case .store: "feature store"
       }
     }
   }

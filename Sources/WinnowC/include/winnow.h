@@ -518,7 +518,11 @@ int32_t wn_select_step_factors(
 **
 ** Each writes indices into `scores` (0-based, as int64_t), best first: by
 ** descending score, ties by ascending index, so results are deterministic.
-** Scores must be finite. Size query: with out_indices == NULL and
+** A score of -INFINITY marks an excluded sample (a row the scorer skipped,
+** see wn_scorer_create's skip_nonfinite): it is never selected and does not
+** count towards the pool's eligible rows E. NaN or +INFINITY is
+** WN_ERR_NON_FINITE; n == 0 or E == 0 (every score -INFINITY) is
+** WN_ERR_INVALID_ARGUMENT. Size query: with out_indices == NULL and
 ** capacity == 0, only *out_count is written (the number of indices the call
 ** would return) and WN_OK is returned. When 0 < capacity < that number, or
 ** out_indices is NULL with a nonzero capacity, the call returns
@@ -528,7 +532,7 @@ int32_t wn_select_step_factors(
 */
 
 /*
-** The k best of n scores, 1 <= k <= n.
+** The k best of n scores, 1 <= k <= E (the eligible count, at most n).
 ** Returns WN_OK, WN_ERR_NULL_POINTER (scores, out_count), WN_ERR_INVALID_ARGUMENT
 ** (n == 0, k out of range), WN_ERR_NON_FINITE, WN_ERR_BUFFER_TOO_SMALL.
 */
@@ -537,7 +541,8 @@ int32_t wn_select_top_k(const float *scores, size_t n, size_t k,
                         size_t *out_count);
 
 /*
-** The best round(fraction*n) (at least 1) of n scores, fraction in (0, 1].
+** The best round(fraction*E) (at least 1; halves round away from zero) of
+** n scores, E the eligible count, fraction in (0, 1].
 ** Returns as wn_select_top_k (WN_ERR_INVALID_ARGUMENT for the fraction).
 */
 int32_t wn_select_top_fraction(const float *scores, size_t n, double fraction,
@@ -545,7 +550,8 @@ int32_t wn_select_top_fraction(const float *scores, size_t n, double fraction,
                                size_t *out_count);
 
 /*
-** Every index whose score is >= threshold (finite); possibly none.
+** Every index whose score is >= threshold (finite); possibly none
+** (WN_OK with *out_count == 0).
 ** Returns as wn_select_top_k.
 */
 int32_t wn_select_threshold(const float *scores, size_t n, float threshold,
@@ -1071,6 +1077,154 @@ int32_t wn_scorer_score_f32(wn_scorer *scorer, const float *const *train,
 int32_t wn_factored_matrix_fill(int32_t kind, uint64_t seed, uint64_t layer_id,
                                 int32_t side, size_t rows, size_t cols,
                                 float *out, size_t capacity);
+
+/* ---------------------------------------------------------------------------
+** A selection and its files (DESIGN 3): the rule of `winnow select`, and the
+** ids, listing and manifest it writes, for any caller. `winnow.ray` cuts a
+** sharded pool across workers, collects the candidates at or above the cut
+** and lets this object choose and write, so a distributed selection is
+** byte-identical to `winnow select` on one machine.
+**
+** Thread safety of the object: one thread at a time per selection.
+*/
+typedef struct wn_selection wn_selection;
+
+#define WN_RULE_TOP_K 0     /* value: k, a whole number >= 1 */
+#define WN_RULE_FRACTION 1  /* value: fraction in (0, 1]: round(fraction*E) */
+#define WN_RULE_THRESHOLD 2 /* value: threshold, finite as a float */
+
+/*
+** Applies `rule` to n candidate scores (rules and -INFINITY as for
+** wn_select_top_k: best first, ties by ascending position in `scores`).
+**   pool_eligible  0: the candidates are the whole pool. Otherwise the
+**                  eligible count E of the pool they were cut from (a
+**                  fraction and k's bound refer to it); the candidates must
+**                  then be, in pool order, every eligible row above the cut
+**                  plus enough rows equal to it.
+** Returns WN_OK, WN_ERR_NULL_POINTER (out, scores), WN_ERR_INVALID_ARGUMENT
+** (rule, value, n == 0, E == 0, k > E, pool_eligible below the candidates'
+** eligible count, fewer candidates than the rule keeps), WN_ERR_NON_FINITE,
+** WN_ERR_OUT_OF_MEMORY. On failure *out is NULL and the message is in
+** wn_last_error().
+** Complexity: O(n + s log s) for s selected. Thread safety: any thread.
+*/
+int32_t wn_selection_create(wn_selection **out, const float *scores, size_t n,
+                            int32_t rule, double value, size_t pool_eligible);
+
+/*
+** How many rows `rule` keeps of a pool with `eligible` eligible rows: k,
+** or round(fraction*eligible) (at least 1); for WN_RULE_THRESHOLD, eligible
+** (the most a threshold can keep). Checks `value` as wn_selection_create does.
+** Returns WN_OK, WN_ERR_NULL_POINTER (out_count), WN_ERR_INVALID_ARGUMENT
+** (rule, value, eligible == 0, k > eligible).
+** Thread safety: any thread.
+*/
+int32_t wn_selection_count(int32_t rule, double value, size_t eligible,
+                           size_t *out_count);
+
+/* Destroys a selection. NULL, or a pointer that is not a live selection,
+** is ignored. */
+void wn_selection_free(wn_selection *selection);
+
+/* The message of the last failed call on `selection` (as wn_scorer_last_error). */
+const char *wn_selection_last_error(const wn_selection *selection);
+
+/*
+** The selected positions into the candidates' `scores`, best first.
+** Size query: out_indices == NULL with capacity == 0 writes only *out_count.
+** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_BUFFER_TOO_SMALL (*out_count
+** then holds the size needed).
+*/
+int32_t wn_selection_indices(const wn_selection *selection,
+                             int64_t *out_indices, size_t capacity,
+                             size_t *out_count);
+
+/*
+** Writes the selection's files, each atomically (temporary, fsync, rename):
+**   ids_path       the selected ids, <i8 .npy, best first (required).
+**   ids            n ids, one per candidate; NULL writes the positions.
+**   listing_path   NULL, or a CSV listing "rank,id,score".
+**   manifest_path  NULL, or a JSON manifest: the caller's `fields` (a JSON
+**                  object text, e.g. {"tool": ..., "inputs": ..., "poolSize":
+**                  ...}; NULL for none) with the library's rule, tieBreak,
+**                  selected, winnowVersion, outputs and outputsSHA256 (the
+**                  SHA-256 of the ids and listing, computed as written).
+** Returns WN_OK, WN_ERR_NULL_POINTER (selection, ids_path),
+** WN_ERR_INVALID_ARGUMENT (malformed fields, a field naming a library key,
+** two outputs at one path), WN_ERR_SHAPE (n_ids is not the candidates'
+** count), WN_ERR_IO.
+*/
+int32_t wn_selection_write(wn_selection *selection, const int64_t *ids,
+                           size_t n_ids, const char *ids_path,
+                           const char *listing_path,
+                           const char *manifest_path, const char *fields);
+
+/* ---------------------------------------------------------------------------
+** Reading a feature store (DESIGN 3): the directory `winnow project --store`
+** and `winnow store import` write, read row by row with its checksums
+** verified, e.g. by a worker that scores one shard (`winnow.ray`).
+**
+** Thread safety of the object: one thread at a time per store.
+*/
+typedef struct wn_store wn_store;
+
+#define WN_VERIFY_NONE 0          /* checksums not checked */
+#define WN_VERIFY_WHILE_READING 1 /* each shard hashed as its rows are read */
+#define WN_VERIFY_WHEN_OPENED 2   /* every file hashed before open returns */
+
+/*
+** Opens the store in `directory`: the whole store with shard < 0, or only
+** shard `shard` of its manifest (its rows are then the store's rows 0...).
+** Every shard's shape and dtype are checked against the manifest when
+** opened; checksums as `verify` says. With WN_VERIFY_WHILE_READING a read
+** that reaches a shard's last row fails on a mismatch (WN_ERR_FORMAT, the
+** shard's file named), and wn_store_finish_verification hashes what was not
+** read: call it before acting on what was read.
+** Returns WN_OK, WN_ERR_NULL_POINTER (out, directory), WN_ERR_INVALID_ARGUMENT
+** (verify, shard past the manifest's), WN_ERR_IO (missing files),
+** WN_ERR_FORMAT (malformed manifest, a file that does not match it),
+** WN_ERR_UNSUPPORTED. On failure *out is NULL; message in wn_last_error().
+** Thread safety: any thread.
+*/
+int32_t wn_store_open(wn_store **out, const char *directory, int64_t shard,
+                      int32_t verify);
+
+/* Destroys a store. NULL, or a pointer that is not a live store, is ignored. */
+void wn_store_free(wn_store *store);
+
+/* The message of the last failed call on `store` (as wn_scorer_last_error). */
+const char *wn_store_last_error(const wn_store *store);
+
+/*
+** The store's rows, feature dimension k and shards (outputs may be NULL).
+** Returns WN_OK or WN_ERR_NULL_POINTER (store).
+*/
+int32_t wn_store_dims(const wn_store *store, size_t *out_rows, size_t *out_k,
+                      size_t *out_shards);
+
+/*
+** Copies rows [row, row + rows) as float32 (float16 stores are converted)
+** into out (capacity floats, >= rows * k), row-major.
+** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_INVALID_ARGUMENT (rows == 0),
+** WN_ERR_SHAPE (past the last row), WN_ERR_BUFFER_TOO_SMALL, WN_ERR_IO,
+** WN_ERR_FORMAT (a checksum mismatch, see wn_store_open).
+*/
+int32_t wn_store_read_f32(wn_store *store, size_t row, size_t rows, float *out,
+                          size_t capacity);
+
+/*
+** Copies the sample ids of rows [row, row + rows) into out (capacity >= rows).
+** Returns as wn_store_read_f32.
+*/
+int32_t wn_store_ids(wn_store *store, size_t row, size_t rows, int64_t *out,
+                     size_t capacity);
+
+/*
+** With WN_VERIFY_WHILE_READING, hashes every shard's rows not read yet and
+** returns WN_ERR_FORMAT (naming the shard's file) on the first mismatch;
+** WN_OK otherwise, and always for the other modes.
+*/
+int32_t wn_store_finish_verification(wn_store *store);
 
 #ifdef __cplusplus
 } /* extern "C" */

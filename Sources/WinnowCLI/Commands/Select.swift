@@ -64,26 +64,19 @@ struct Select: ParsableCommand {
       throw WinnowError(.shapeMismatch, "\(scores): scores must be a float array of shape (N,), not \(scoresArray.shape)")
     }
     let values = try scoresArray.readFloats()
-    let chosen = try values.withUnsafeBufferPointer { s -> [Int] in
-      if let fraction { return try Selection.top(s, fraction: fraction) }
-      if let top { return try Selection.top(s, k: top) }
-      return try Selection.atLeast(s, threshold: threshold ?? 0)
-    }
+    let chosen = try values.withUnsafeBufferPointer { try Selection.select($0, rule: rule) }
     let idValues = try loadIDs(count: values.count)
-    let selected = chosen.map { idValues?[$0] ?? Int64($0) }
-    // Output checksums are computed from the bytes as they are written.
-    var sums = ["ids": try NPYWriter.write(selected, to: URL(fileURLWithPath: output))]
-    if let listing {
-      var csv = "rank,id,score\n"
-      for (rank, row) in chosen.enumerated() {
-        csv += "\(rank + 1),\(selected[rank]),\(values[row])\n"
-      }
-      try writeText(csv, to: listing)
-      sums["listing"] = try Checksum.sha256(of: Array(csv.utf8))
-    }
-    if let manifest {
-      try writeText(try manifestJSON(pool: values.count, selected: selected.count, sums: sums), to: manifest)
-    }
+    let outputs = SelectionOutputs(ids: output, listing: listing, manifest: manifest)
+    try outputs.write(
+      ids: chosen.map { idValues?[$0] ?? Int64($0) }, scores: chosen.map { values[$0] }, rule: rule,
+      fields: manifest == nil ? [:] : try manifestFields(pool: values.count))
+  }
+
+  /// The rule of the one option given (`validate` checked there is one).
+  private var rule: SelectionRule {
+    if let fraction { return .fraction(fraction) }
+    if let top { return .top(top) }
+    return .threshold(threshold ?? 0)
   }
 
   /// The ids of the `count` rows, or nil for row indices.
@@ -99,25 +92,16 @@ struct Select: ParsableCommand {
     return values
   }
 
-  private func manifestJSON(pool: Int, selected: Int, sums: [String: String]) throws -> String {
-    var inputs: [String: Any] = ["scores": ["path": scores, "sha256": try Checksum.sha256(ofFile: scores)]]
+  /// What this command records in the manifest beside the library's fields.
+  private func manifestFields(pool: Int) throws -> [String: JSONValue] {
+    var inputs: [String: JSONValue] = [
+      "scores": ["path": .string(scores), "sha256": .string(try Checksum.sha256(ofFile: scores))]
+    ]
     if let ids {
       let url = URL(fileURLWithPath: ids)
       let checksumPath = FeatureStore.isStore(url) ? url.appendingPathComponent("manifest.json").path : ids
-      inputs["ids"] = ["path": ids, "sha256": try Checksum.sha256(ofFile: checksumPath)]
+      inputs["ids"] = ["path": .string(ids), "sha256": .string(try Checksum.sha256(ofFile: checksumPath))]
     }
-    var rule: [String: Any] = [:]
-    if let fraction { rule = ["kind": "fraction", "fraction": fraction] }
-    if let top { rule = ["kind": "top", "k": top] }
-    if let threshold { rule = ["kind": "threshold", "threshold": Double(threshold)] }
-    let object: [String: Any] = [
-      "tool": "winnow select", "winnowVersion": Runtime.version, "inputs": inputs,
-      "rule": rule, "tieBreak": "ascending row index", "poolSize": pool, "selected": selected,
-      "outputs": ["ids": output, "listing": listing as Any? ?? NSNull()] as [String: Any],
-      "outputsSHA256": sums,
-    ]
-    let data = try JSONSerialization.data(
-      withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-    return String(decoding: data, as: UTF8.self) + "\n"
+    return ["tool": "winnow select", "inputs": .object(inputs), "poolSize": .int(Int64(pool))]
   }
 }

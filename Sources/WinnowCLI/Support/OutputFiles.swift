@@ -10,12 +10,3 @@ func checkOutputFolder(_ path: String) throws {
     throw WinnowError(.io, "the output folder \(folder.path) does not exist (for \(path))")
   }
 }
-
-/// Writes `text` to `path` atomically (temporary file, then rename).
-func writeText(_ text: String, to path: String) throws {
-  do {
-    try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
-  } catch {
-    throw WinnowError(.io, "\(path): cannot write: \(error.localizedDescription)")
-  }
-}

@@ -417,6 +417,40 @@ static void op_select(input *in) {
   }
 }
 
+/* A selection object over candidates (any rule, value and pool count), its
+** indices into any capacity, the rule's count, and store opening errors
+** (files are not written or read here: the C tests do that). */
+static void op_selection(input *in) {
+  size_t n = buffer_count(in, 4);
+  if (backing(n, 1, 12) < 0) return;
+  fill(in);
+  int32_t rule = (int32_t)(u8(in) % 4);
+  double value = u8(in) % 2 ? any_double(in) : (double)(u8(in) % 12);
+  size_t eligible = u8(in) % 2 ? any_size(in) : 0, count = 0;
+  if (u8(in) % 4 == 0) {
+    CALL(wn_selection_count(rule, value, eligible, u8(in) % 8 ? &count : NULL));
+    return;
+  }
+  if (u8(in) % 8 == 0) {
+    wn_store *store = NULL;
+    CALL(wn_store_open(u8(in) % 2 ? &store : NULL, u8(in) % 2 ? "/nonexistent" : NULL,
+                       (int64_t)u64(in), (int32_t)(u8(in) % 4)));
+    wn_store_free(store);
+    return;
+  }
+  wn_selection *sel = NULL;
+  int32_t s = wn_selection_create(&sel, u8(in) % 16 ? g_pool : NULL, n, rule, value, eligible);
+  CALL(s);
+  if ((s == WN_OK) != (sel != NULL)) abort();
+  int64_t *out = (int64_t *)(g_pool + POOL_FLOATS / 2);
+  size_t cap = u8(in) % 4 ? (n < 4096 ? n : 4096) : any_size(in) % 8;
+  s = wn_selection_indices(sel, u8(in) % 8 ? out : NULL, cap, u8(in) % 16 ? &count : NULL);
+  CALL(s);
+  if (s == WN_OK && cap && count) check_selection(g_pool, n, out, count);
+  if (!wn_selection_last_error(sel)) abort();
+  wn_selection_free(sel);
+}
+
 static void op_scorer(input *in) {
   int slot = u8(in) % SLOTS;
   if (u8(in) % 3 == 0) { /* score */
@@ -581,7 +615,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   input in = {data, size, 0};
   static void (*const ops[])(input *) = {op_projector, op_project, op_engine, op_param,
                                          op_mixture, op_epoch, op_target, op_candidates,
-                                         op_plan_copy, op_select, op_scorer, op_factored, op_misc};
+                                         op_plan_copy, op_select, op_scorer, op_factored, op_misc,
+                                         op_selection};
   for (int steps = 0; in.at < in.size && steps < 64; steps++)
     ops[u8(&in) % (sizeof ops / sizeof ops[0])](&in);
   for (int i = 0; i < SLOTS; i++) {

@@ -36,14 +36,16 @@ from .engine import Engine, Plan, StepResult, param_bounds, select_step, select_
 from .factored import FactoredProjector, factor_matrix, ghost_gram, ghost_target_dots
 from .projector import Projector, SparseProjector
 from .scorer import Scorer
-from .selection import select_threshold, select_top_fraction, select_top_k
+from .selection import Selection, select_threshold, select_top_fraction, select_top_k
+from .store import FeatureStore
 
 __all__ = [
     "WinnowError", "Engine", "Plan", "StepResult", "Projector", "version", "abi_version",
     "blas_core_name", "blas_threads", "set_blas_threads", "param_bounds", "select_top_k",
     "select_top_fraction", "select_threshold", "select_step", "FactoredProjector",
     "ghost_gram", "ghost_target_dots", "select_step_factors", "Scorer", "SparseProjector",
-    "factor_matrix", "InvalidArgumentError", "ShapeError", "NonFiniteError", "LibraryIOError",
+    "factor_matrix", "Selection", "FeatureStore", "InvalidArgumentError", "ShapeError",
+    "NonFiniteError", "LibraryIOError",
     "FormatError", "OutOfMemoryError", "BadStateError", "UnsupportedError", "NumericalError",
     "NullPointerError", "BufferTooSmallError", "InternalError",
 ]

@@ -89,6 +89,21 @@ SIGNATURES: dict[str, tuple[object, list[object]]] = {
         _i32, [_ptr, _size, c_size_p, _size, _size, c_uint64_p, c_float_pp, c_float_pp, _size,
                c_float_pp, c_float_pp, _size, _f32, c_int64_p, c_float_p, _size]),
     # piecewise scoring (cosine, dot)
+    # a selection and its files
+    "wn_selection_count": (_i32, [_i32, _f64, _size, c_size_p]),
+    "wn_selection_create": (_i32, [c_void_pp, c_float_p, _size, _i32, _f64, _size]),
+    "wn_selection_free": (None, [_ptr]),
+    "wn_selection_last_error": (_str, [_ptr]),
+    "wn_selection_indices": (_i32, [_ptr, c_int64_p, _size, c_size_p]),
+    "wn_selection_write": (_i32, [_ptr, c_int64_p, _size, _str, _str, _str, _str]),
+    # feature stores
+    "wn_store_open": (_i32, [c_void_pp, _str, _i64, _i32]),
+    "wn_store_free": (None, [_ptr]),
+    "wn_store_last_error": (_str, [_ptr]),
+    "wn_store_dims": (_i32, [_ptr, c_size_p, c_size_p, c_size_p]),
+    "wn_store_read_f32": (_i32, [_ptr, _size, _size, c_float_p, _size]),
+    "wn_store_ids": (_i32, [_ptr, _size, _size, c_int64_p, _size]),
+    "wn_store_finish_verification": (_i32, [_ptr]),
     "wn_scorer_create": (
         _i32, [c_void_pp, _i32, _size, c_float_pp, c_size_p, _size, c_double_p, c_int64_p, _i32]),
     "wn_scorer_free": (None, [_ptr]),

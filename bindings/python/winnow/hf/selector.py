@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from ..engine import Engine
+from ..selection import rule_count
 from .losses import sample_losses
 
 FEATURES = ("sgd", "adam")
@@ -91,9 +92,9 @@ class WinnowArguments:
 
 
 def epoch_size(fraction: float, n: int) -> int:
-    """The engine's selection size: ``min(n, max(1, round(fraction * n)))``,
-    rounding halves away from zero as the library does."""
-    return min(n, max(1, int(np.floor(fraction * n + 0.5))))
+    """The engine's selection size: ``round(fraction * n)``, at least one, as
+    the library counts it (``winnow.selection.rule_count``); 0 for no rows."""
+    return 0 if n == 0 else rule_count(n, fraction=fraction)
 
 
 # MARK: - Ranks

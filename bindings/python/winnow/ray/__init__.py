@@ -13,8 +13,15 @@ How the selection stays exact without gathering every score:
    four rounds of 256-bucket histograms over the scores' order keys (one
    byte per round) find the k-th best score exactly.
 3. *Collect*: each shard returns its rows above the cut and its first rows
-   equal to it; the driver orders them by score, then global row index, and
-   keeps ``k``. For a threshold, the cut is the threshold.
+   equal to it; the driver puts them in pool order and hands them to the
+   library (``winnow.Selection`` with the pool's eligible count), which
+   applies the rule of ``winnow select`` and writes the ids, listing and
+   manifest. For a threshold, the cut is the threshold.
+
+The count for a rule, the rule, the tie order and the files are the
+library's (the C ABI's ``wn_selection_*``); the workers read the stores
+through the library too (``winnow.FeatureStore``), which verifies each
+shard's SHA-256 as its rows stream past. Python only moves data.
 
 Row scores do not depend on the shard split (``winnow.Scorer``), so the
 result is byte-identical to the single-machine run. Influence scores need
@@ -28,13 +35,14 @@ duplicate. Outputs are written atomically, so a rerun is idempotent.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from . import _outputs as O
 from ._stores import PoolError, ShardError, load_targets, open_pool
 from ._tasks import collect, key_histogram, score_shard
 
@@ -108,13 +116,11 @@ def score_select(train, targets, *, output: str, fraction: float | None = None,
     """
     import ray
 
-    rules = [fraction is not None, top is not None, threshold is not None]
-    if sum(rules) != 1:
+    import winnow
+
+    rule = {"top": top, "fraction": fraction, "threshold": threshold}
+    if sum(v is not None for v in rule.values()) != 1:
         raise ValueError("give exactly one of fraction, top, threshold")
-    if fraction is not None and not 0 < fraction <= 1:
-        raise ValueError(f"fraction {fraction} is outside (0, 1]")
-    if threshold is not None and not np.isfinite(np.float32(threshold)):
-        raise ValueError(f"threshold {threshold} is not finite")
     if measure == "influence":
         raise PoolError("influence scores need the Gram matrix of the whole pool and are not "
                         "sharded; run `winnow score --measure influence` on one machine, or use "
@@ -125,6 +131,7 @@ def score_select(train, targets, *, output: str, fraction: float | None = None,
     if len(targets) != len(train):
         raise PoolError(f"{len(train)} train stores but {len(targets)} targets: one of each per checkpoint")
     pool = open_pool(train)
+    winnow.selection.rule_count(pool.rows, **rule)  # the library checks the rule before any task
     target_arrays = load_targets(targets, pool.k)
     group_labels = None
     if groups is not None:
@@ -134,8 +141,7 @@ def score_select(train, targets, *, output: str, fraction: float | None = None,
     if w is not None and len(w) != len(train):
         raise PoolError(f"{len(w)} checkpoint weights for {len(train)} checkpoints")
     # Fail fast on bad targets, groups or weights, before any task runs.
-    from winnow import Scorer
-    Scorer(target_arrays, weights=w, groups=group_labels, measure=measure).close()
+    winnow.Scorer(target_arrays, weights=w, groups=group_labels, measure=measure).close()
 
     row_bytes = 4 * pool.k * len(train)
     block_rows = max(1, memory_cap // (2 * row_bytes))
@@ -164,35 +170,28 @@ def score_select(train, targets, *, output: str, fraction: float | None = None,
     if threshold is not None:
         cut, ties = np.float32(threshold), None
     else:
-        k = top if top is not None else O.count_for_fraction(fraction, eligible)
-        if not 1 <= k <= eligible:
-            raise ValueError(f"top k = {k} is outside 1...{eligible} (the eligible pool size)")
+        k = winnow.selection.rule_count(eligible, **rule)
         cut, ties = _kth_best(ray, histogram_task, score_refs, k)
     timings["cut"] = lap()
-    parts = _get(ray, [collect_task.remote(r, s, float(cut), ties, verify)
+    parts = _get(ray, [collect_task.remote(r, s, float(cut), ties)
                      for r, s in zip(score_refs, pool.shards)])
     rows = np.concatenate([p["rows"] for p in parts])
-    scores = np.concatenate([p["scores"] for p in parts])
-    ids = np.concatenate([p["ids"] for p in parts])
-    order = np.lexsort((rows, -scores))
-    if threshold is None:
-        order = order[:k]
-    rows, scores, ids = rows[order], scores[order], ids[order]
-    if np.unique(rows).size != rows.size:
-        raise RuntimeError("internal error: the merged selection holds a row twice")
-    if threshold is None and rows.size != k:
-        raise RuntimeError(f"internal error: merged {rows.size} rows, expected {k}")
-
-    timings["collect"] = lap()
-    meta = _manifest(pool, targets, groups, w, measure, skip_nonfinite, fraction, top, threshold,
-                     output, listing, summaries, rows.size)
-    O.write_atomically(output, O.npy_bytes(ids.astype("<i8")))
-    if listing:
-        O.write_atomically(listing, O.listing_csv(ids, scores))
-    if manifest:
-        O.write_atomically(manifest, O.manifest_json(meta))
+    # The candidates in pool order: the library breaks ties by position.
+    order = np.argsort(rows, kind="stable")
+    rows = rows[order]
+    scores = np.concatenate([p["scores"] for p in parts])[order]
+    ids = np.concatenate([p["ids"] for p in parts])[order]
+    if rows.size and np.any(rows[1:] == rows[:-1]):
+        raise RuntimeError("internal error: the collected candidates hold a row twice")
+    with winnow.Selection(scores, pool_eligible=eligible, **rule) as chosen:
+        timings["collect"] = lap()
+        fields = _manifest_fields(pool, targets, groups, w, measure, skip_nonfinite, summaries)
+        chosen.write(output, ids=ids, listing=listing, manifest=manifest, fields=fields)
+        picked = chosen.indices
     timings["write"] = lap()
-    return Selection(rows, ids, scores, pool.rows, eligible, summaries, meta, timings)
+    meta = fields if manifest is None else json.loads(Path(manifest).read_text())
+    return Selection(rows[picked], ids[picked], scores[picked], pool.rows, eligible, summaries,
+                     meta, timings)
 
 
 def _get(ray, refs):
@@ -215,14 +214,11 @@ def _check_cover(pool, summaries) -> None:
         raise RuntimeError(f"internal error: the shards scored {seen}, the pool has {expected}")
 
 
-def _manifest(pool, targets, groups, weights, measure, skip, fraction, top, threshold, output,
-              listing, summaries, selected) -> dict:
+def _manifest_fields(pool, targets, groups, weights, measure, skip, summaries) -> dict:
+    """What this runner records in the manifest beside the library's fields
+    (rule, tieBreak, selected, winnowVersion, outputs, outputsSHA256)."""
     import ray
-    import winnow
 
-    rule = ({"kind": "fraction", "fraction": fraction} if fraction is not None else
-            {"kind": "top", "k": top} if top is not None else
-            {"kind": "threshold", "threshold": float(np.float32(threshold))})
     stores = []
     for store, m, h in zip(pool.stores, pool.manifests, pool.manifest_sha256):
         stores.append({
@@ -240,9 +236,7 @@ def _manifest(pool, targets, groups, weights, measure, skip, fraction, top, thre
         inputs["targetGroups"] = ({"path": str(groups), "sha256": _sha(groups)}
                                   if isinstance(groups, (str, Path)) else {"path": None})
     return {
-        "tool": "winnow.ray score-select", "winnowVersion": winnow.version(), "inputs": inputs,
-        "rule": rule, "tieBreak": "ascending row index", "poolSize": pool.rows,
-        "selected": int(selected), "outputs": {"ids": output, "listing": listing},
+        "tool": "winnow.ray score-select", "inputs": inputs, "poolSize": pool.rows,
         "scoring": {"measure": measure, "checkpointWeights": weights, "skipNonFinite": skip},
         "runner": {"ray": ray.__version__, "shards": len(pool.shards),
                    "eligible": sum(s["eligible"] for s in summaries),
@@ -252,5 +246,6 @@ def _manifest(pool, targets, groups, weights, measure, skip, fraction, top, thre
 
 
 def _sha(path) -> str:
-    from ._stores import sha256_file
-    return sha256_file(str(path))
+    """An input's SHA-256, as the manifest records it."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()

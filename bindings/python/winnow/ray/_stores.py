@@ -2,8 +2,10 @@
 
 A pool is one feature store per checkpoint (``winnow project --store`` or
 ``winnow store import``), all sharded identically: shard ``s`` of every store
-holds the same samples (the same rows, the same ids). Nothing here reads
-the features; ``_tasks`` does, on the workers.
+holds the same samples (the same rows, the same ids). The driver reads the
+manifests here to plan the shards and to record them; the workers read
+features and ids through the library (``winnow.FeatureStore``), which checks
+every file against its manifest and checksum.
 """
 
 from __future__ import annotations
@@ -28,24 +30,14 @@ class PoolError(ValueError):
 
 
 @dataclass(frozen=True)
-class ShardFile:
-    """One file of a shard with the checksum its store's manifest records."""
-
-    path: str
-    sha256: str
-
-
-@dataclass(frozen=True)
 class Shard:
-    """Shard ``index`` of the pool: rows ``start .. start+rows-1``, one
-    features file per checkpoint and the ids (of the first checkpoint)."""
+    """Shard ``index`` of the pool: rows ``start .. start+rows-1``, the same
+    shard of every checkpoint's store (ids from the first)."""
 
     index: int
     start: int
     rows: int
-    features: tuple[ShardFile, ...]
-    ids: ShardFile
-    dtype: str
+    stores: tuple[str, ...]
     k: int
 
 
@@ -63,15 +55,6 @@ class Pool:
     @property
     def k(self) -> int:
         return int(self.manifests[0]["metadata"]["k"])
-
-
-def sha256_file(path: str, chunk: int = 1 << 20) -> str:
-    """The SHA-256 of a file, hex, read in ``chunk``-byte pieces."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _load_manifest(store: str) -> tuple[dict, str]:
@@ -113,7 +96,6 @@ def open_pool(stores: list[str]) -> Pool:
     pool = Pool(list(stores), manifests, [h for _, h in loaded])
     start = 0
     for s, base in enumerate(manifests[0]["shards"]):
-        files = []
         for store, manifest in zip(stores, manifests):
             shard = manifest["shards"][s]
             if shard["rows"] != base["rows"] or shard["idsSHA256"] != base["idsSHA256"]:
@@ -121,11 +103,8 @@ def open_pool(stores: list[str]) -> Pool:
                     f"{store}: shard {s} ({shard['features']}) holds {shard['rows']} rows with ids "
                     f"{shard['idsSHA256'][:12]}…, but {stores[0]} holds {base['rows']} rows with ids "
                     f"{base['idsSHA256'][:12]}…; the stores must be sharded identically")
-            files.append(ShardFile(str(Path(store) / shard["features"]), shard["featuresSHA256"]))
-        pool.shards.append(Shard(
-            index=s, start=start, rows=int(base["rows"]), features=tuple(files),
-            ids=ShardFile(str(Path(stores[0]) / base["ids"]), base["idsSHA256"]),
-            dtype=first["dtype"], k=int(first["k"])))
+        pool.shards.append(Shard(index=s, start=start, rows=int(base["rows"]),
+                                 stores=tuple(stores), k=int(first["k"])))
         start += int(base["rows"])
     if pool.rows == 0:
         raise PoolError(f"{stores[0]}: the candidate pool is empty: nothing to score")

@@ -1,8 +1,9 @@
 """What runs on the Ray workers: score one shard, then answer the driver's
 questions about its scores (histograms of the order, the rows above a cut).
 
-Each function is plain Python over NumPy and the binding, so it can be
-tested without Ray; ``winnow.ray`` wraps them as remote tasks. A shard's
+Each function is plain Python over NumPy and the binding (which reads the
+stores and scores), so it can be tested without Ray; ``winnow.ray`` wraps
+them as remote tasks. A shard's
 scores stay in the worker's object store between rounds (4 bytes a row).
 """
 
@@ -13,48 +14,46 @@ import socket
 
 import numpy as np
 
-from ._stores import Shard, ShardError, sha256_file
+from ._stores import Shard, ShardError
 
 
-def _open_shard_file(path: str, sha256: str, verify: bool, shard: Shard) -> np.ndarray:
-    where = f"shard {shard.index} (rows {shard.start}..{shard.start + shard.rows - 1})"
-    if not os.path.exists(path):
-        raise ShardError(f"{path}: missing: {where} is listed in its store's manifest "
-                         "but the file is not there")
-    if verify:
-        got = sha256_file(path)
-        if got != sha256:
-            raise ShardError(f"{path}: checksum mismatch in {where}: the manifest records SHA-256 "
-                             f"{sha256}, the file has {got}; the shard was changed or corrupted")
+def _where(shard: Shard, path: str) -> str:
+    return f"shard {shard.index} (rows {shard.start}..{shard.start + shard.rows - 1}) of {path}"
+
+
+def _open(store: str, shard: Shard, verify: str):
+    """Shard ``shard.index`` of ``store``, opened by the library (which checks
+    the files' shapes against the manifest and, with ``verify``, their
+    checksums while the rows are read)."""
+    from winnow import FeatureStore, WinnowError
+
     try:
-        return np.load(path, mmap_mode="r")
-    except (ValueError, OSError) as error:
-        raise ShardError(f"{path}: unreadable .npy in {where}: {error}") from None
+        opened = FeatureStore(store, shard=shard.index, verify=verify)
+    except WinnowError as error:
+        raise ShardError(f"{_where(shard, store)}: {error}") from None
+    if (opened.rows, opened.k) != (shard.rows, shard.k):
+        opened.close()
+        raise ShardError(f"{_where(shard, store)}: holds {opened.rows} x {opened.k} rows; the "
+                         f"first store's manifest says {shard.rows} x {shard.k}")
+    return opened
 
 
 def score_shard(shard: Shard, targets, weights, groups, measure: str, skip_nonfinite: bool,
                 verify: bool, block_rows: int, crash_marker: str | None = None):
     """Scores every row of ``shard``: returns ``(summary, scores)``.
 
-    Features are memory-mapped and scored ``block_rows`` rows at a time, so
-    memory is bounded by one block of every checkpoint plus 4 bytes a row.
+    Each checkpoint's shard is read through the library ``block_rows`` rows
+    at a time, its SHA-256 computed as the rows stream past (``verify``) and
+    checked when the last block is read, so memory is bounded by one block
+    of every checkpoint plus 4 bytes a row, and the shard is read once.
     ``crash_marker`` is a test hook: the first attempt (while the marker
     file does not exist) creates it and kills its worker process midway.
     """
-    from winnow import Scorer, blas_core_name
+    from winnow import Scorer, WinnowError, blas_core_name
 
-    arrays = []
-    for f in shard.features:
-        a = _open_shard_file(f.path, f.sha256, verify, shard)
-        if a.shape != (shard.rows, shard.k) or a.dtype.str != shard.dtype:
-            raise ShardError(f"{f.path}: shard holds {a.dtype.str} {list(a.shape)}; the manifest "
-                             f"says {shard.dtype} {[shard.rows, shard.k]}")
-        arrays.append(a)
-    ids = _open_shard_file(shard.ids.path, shard.ids.sha256, verify, shard)
-    if ids.shape != (shard.rows,) or ids.dtype.str != "<i8":
-        raise ShardError(f"{shard.ids.path}: ids hold {ids.dtype.str} {list(ids.shape)}, "
-                         f"expected <i8 [{shard.rows}]")
+    stores = [_open(path, shard, "while-reading" if verify else "none") for path in shard.stores]
     scores = np.empty(shard.rows, dtype=np.float32)
+    blocks = [np.empty((min(block_rows, shard.rows), shard.k), dtype=np.float32) for _ in stores]
     with Scorer(targets, weights=weights, groups=groups, measure=measure,
                 skip_nonfinite=skip_nonfinite) as scorer:
         skipped = 0
@@ -63,12 +62,23 @@ def score_shard(shard: Shard, targets, weights, groups, measure: str, skip_nonfi
             if crash_marker and b0 > 0 and not os.path.exists(crash_marker):
                 open(crash_marker, "w").close()
                 os._exit(17)  # the worker dies mid-shard; Ray retries the task
+            for store, block, path in zip(stores, blocks, shard.stores):
+                try:
+                    store.read(b0, b1 - b0, out=block[:b1 - b0])
+                except WinnowError as error:
+                    raise ShardError(f"{_where(shard, path)}: {error}") from None
             try:
-                scorer.score([a[b0:b1] for a in arrays], out=scores[b0:b1])
+                scorer.score([block[:b1 - b0] for block in blocks], out=scores[b0:b1])
             except Exception as error:
-                raise ShardError(f"shard {shard.index} ({shard.features[0].path}), rows "
+                raise ShardError(f"shard {shard.index} ({shard.stores[0]}), rows "
                                  f"{shard.start + b0}..{shard.start + b1 - 1} of the pool: {error}") from None
             skipped += scorer.last_skipped
+    for store, path in zip(stores, shard.stores):
+        try:
+            store.finish_verification()
+        except WinnowError as error:
+            raise ShardError(f"{_where(shard, path)}: {error}") from None
+        store.close()
     summary = {
         "shard": shard.index, "start": shard.start, "rows": shard.rows,
         "eligible": int(np.count_nonzero(np.isfinite(scores))), "skipped": skipped,
@@ -94,7 +104,7 @@ def key_histogram(scores: np.ndarray, shift: int, prefix: int) -> np.ndarray:
     return np.bincount((keys >> np.uint32(shift)) & np.uint32(255), minlength=256).astype(np.int64)
 
 
-def collect(scores: np.ndarray, shard: Shard, cut: float, ties: int | None, verify: bool):
+def collect(scores: np.ndarray, shard: Shard, cut: float, ties: int | None):
     """The rows of the shard above ``cut`` plus, with ``ties`` set, its first
     ``ties`` rows equal to ``cut`` (by index); with ``ties`` None every row
     ``>= cut``. Returns global row indices, scores and sample ids."""
@@ -105,7 +115,8 @@ def collect(scores: np.ndarray, shard: Shard, cut: float, ties: int | None, veri
         above = np.flatnonzero(scores > cut)
         equal = np.flatnonzero(scores == cut)[:ties]
         local = np.concatenate([above, equal])
-    ids = np.load(shard.ids.path, mmap_mode="r")
+    with _open(shard.stores[0], shard, "none") as store:  # verified while scoring
+        ids = store.ids()
     return {
         "shard": shard.index,
         "rows": (local + shard.start).astype(np.int64),
