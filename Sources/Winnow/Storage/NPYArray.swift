@@ -1,4 +1,3 @@
-import CWinnowKernels
 #if canImport(FoundationEssentials)
   import FoundationEssentials
 #else
@@ -228,7 +227,7 @@ extension NPYArray {
   static func convertHalves(from source: UnsafeRawPointer, count: Int,
                             into out: UnsafeMutablePointer<Float>) {
     if Int(bitPattern: source) % 2 == 0 {
-      wn_f16_to_f32(source.assumingMemoryBound(to: UInt16.self), out, count)
+      Kernels.halfToFloat(source.assumingMemoryBound(to: UInt16.self), into: out, count: count)
       return
     }
     // The C kernel reads uint16_t, so copy misaligned data (only possible with
@@ -239,7 +238,7 @@ extension NPYArray {
       while done < count {
         let n = min(scratchCount, count - done)
         UnsafeMutableRawPointer(scratchBase).copyMemory(from: source + done * 2, byteCount: n * 2)
-        wn_f16_to_f32(scratchBase, out + done, n)
+        Kernels.halfToFloat(scratchBase, into: out + done, count: n)
         done += n
       }
     }

@@ -1,4 +1,3 @@
-import CWinnowKernels
 #if canImport(FoundationEssentials)
   import FoundationEssentials
 #else
@@ -184,7 +183,8 @@ public final class NPYWriter {
       while done < floats.count {
         if buffered == NPYWriter.bufferSize { try flush() }
         let n = min(floats.count - done, (NPYWriter.bufferSize - buffered) / 2)
-        wn_f32_to_f16(source + done, (buffer + buffered).assumingMemoryBound(to: UInt16.self), n)
+        Kernels.floatToHalf(
+          source + done, into: (buffer + buffered).assumingMemoryBound(to: UInt16.self), count: n)
         buffered += n * 2
         done += n
       }
