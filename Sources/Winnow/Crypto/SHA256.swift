@@ -88,7 +88,9 @@ final class SHA256 {
     let hash = try SHA256()
     let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
     defer { chunk.deallocate() }
-    while case let n = try Syscalls.readSome(fd, into: chunk, path: path), n > 0 {
+    while true {
+      let n = try Syscalls.readSome(fd, into: chunk, path: path)
+      if n == 0 { break }
       hash.update(UnsafeRawBufferPointer(rebasing: chunk[0..<n]))
     }
     return try hash.finalizeHex()
