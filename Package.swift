@@ -58,6 +58,8 @@ let package = Package(
     .systemLibrary(name: "CWinnowABI", path: "Sources/WinnowC/include"),
     // Hot element-wise kernels (counter RNG panel fills, fp16 conversion),
     // compiled with per-function target attributes and a portable fallback.
+    // Private (`wnk_` prefix): only Sources/Winnow/Kernels/Kernels.swift
+    // imports it.
     .target(
       name: "CWinnowKernels",
       cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off", "-fno-math-errno"])]

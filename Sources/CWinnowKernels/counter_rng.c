@@ -12,25 +12,25 @@
 #include "winnow_kernels.h"
 #include <math.h>
 
-#define WN_DOMAIN_GAUSSIAN 0x6A09E667F3BCC909ull
+#define WNK_DOMAIN_GAUSSIAN 0x6A09E667F3BCC909ull
 
 static inline uint64_t row_key(uint64_t seed, uint64_t row) {
-  return wn_row_key(wn_mix64(seed), row);
+  return wnk_row_key(wnk_mix64(seed), row);
 }
 
 // 64 signs of one word into out[0..<64]: sign bit set where the word bit is 0.
 static inline void expand_signs(uint64_t w, uint32_t magnitude, float *out) {
   for (int t = 0; t < 64; t++) {
     uint32_t neg = (uint32_t)(~(w >> t) & 1u) << 31;
-    out[t] = wn_bits_to_float(magnitude | neg);
+    out[t] = wnk_bits_to_float(magnitude | neg);
   }
 }
 
-WN_MULTIVERSION
-void wn_fill_rademacher(uint64_t seed, uint64_t row0, size_t rows,
-                        uint64_t col0, size_t cols, float scale,
-                        float *out, size_t ld) {
-  const uint32_t mag = wn_float_to_bits(fabsf(scale));
+WNK_MULTIVERSION
+void wnk_fill_rademacher(uint64_t seed, uint64_t row0, size_t rows,
+                         uint64_t col0, size_t cols, float scale,
+                         float *out, size_t ld) {
+  const uint32_t mag = wnk_float_to_bits(fabsf(scale));
   const int flip = scale < 0;
   for (size_t r = 0; r < rows; r++) {
     const uint64_t rk = row_key(seed, row0 + r);
@@ -38,18 +38,18 @@ void wn_fill_rademacher(uint64_t seed, uint64_t row0, size_t rows,
     uint64_t c = col0, end = col0 + cols;
     // Ragged head (and tail) one entry at a time; full words 64 at once.
     while (c < end && (c & 63)) {
-      uint64_t w = wn_word_at(rk, c >> 6);
+      uint64_t w = wnk_word_at(rk, c >> 6);
       uint32_t neg = (uint32_t)(~(w >> (c & 63)) & 1u) << 31;
-      dst[c - col0] = wn_bits_to_float(mag | neg);
+      dst[c - col0] = wnk_bits_to_float(mag | neg);
       c++;
     }
     for (; c + 64 <= end; c += 64) {
-      expand_signs(wn_word_at(rk, c >> 6), mag, dst + (c - col0));
+      expand_signs(wnk_word_at(rk, c >> 6), mag, dst + (c - col0));
     }
     for (; c < end; c++) {
-      uint64_t w = wn_word_at(rk, c >> 6);
+      uint64_t w = wnk_word_at(rk, c >> 6);
       uint32_t neg = (uint32_t)(~(w >> (c & 63)) & 1u) << 31;
-      dst[c - col0] = wn_bits_to_float(mag | neg);
+      dst[c - col0] = wnk_bits_to_float(mag | neg);
     }
     if (flip) {
       for (size_t t = 0; t < cols; t++) dst[t] = -dst[t];
@@ -58,10 +58,10 @@ void wn_fill_rademacher(uint64_t seed, uint64_t row0, size_t rows,
 }
 
 // ln(x) for x in (0, 1], Cephes-style: x = m·2^e with m in [√½, √2).
-static inline float wn_log(float x) {
-  uint32_t b = wn_float_to_bits(x);
+static inline float wnk_log(float x) {
+  uint32_t b = wnk_float_to_bits(x);
   int e = (int)((b >> 23) & 0xff) - 126;
-  float m = wn_bits_to_float((b & 0x007fffffu) | 0x3f000000u);  // [0.5, 1)
+  float m = wnk_bits_to_float((b & 0x007fffffu) | 0x3f000000u);  // [0.5, 1)
   int small = m < 0.70710678f;
   e -= small;
   m = small ? m + m : m;
@@ -85,7 +85,7 @@ static inline float wn_log(float x) {
 
 // cos and sin of 2π·u for u in [0, 1): quadrant reduction, then Taylor
 // polynomials on [0, π/2) (truncation error < 4e-8).
-static inline void wn_cossin_2pi(float u, float *c, float *s) {
+static inline void wnk_cossin_2pi(float u, float *c, float *s) {
   float q4 = u * 4.0f;
   int q = (int)q4;
   float a = (q4 - (float)q) * 1.57079632679f;
@@ -107,23 +107,23 @@ static inline void wn_cossin_2pi(float u, float *c, float *s) {
 // Fills `count` consecutive Box–Muller values starting at pair `p0` (both
 // values of every pair), in fixed blocks so each step vectorizes: hash, then
 // uniforms, then log/sqrt/sincos, then interleaved stores.
-#define WN_GAUSS_BLOCK 32
-WN_MULTIVERSION
+#define WNK_GAUSS_BLOCK 32
+WNK_MULTIVERSION
 static void gaussian_pairs(uint64_t rk, uint64_t p0, size_t pairs, float scale,
                            float *dst) {
-  uint64_t w[WN_GAUSS_BLOCK];
-  float g0[WN_GAUSS_BLOCK], g1[WN_GAUSS_BLOCK];
-  for (size_t b = 0; b < pairs; b += WN_GAUSS_BLOCK) {
-    size_t n = pairs - b < WN_GAUSS_BLOCK ? pairs - b : WN_GAUSS_BLOCK;
+  uint64_t w[WNK_GAUSS_BLOCK];
+  float g0[WNK_GAUSS_BLOCK], g1[WNK_GAUSS_BLOCK];
+  for (size_t b = 0; b < pairs; b += WNK_GAUSS_BLOCK) {
+    size_t n = pairs - b < WNK_GAUSS_BLOCK ? pairs - b : WNK_GAUSS_BLOCK;
 #pragma clang loop vectorize(enable) unroll(disable)
-    for (size_t t = 0; t < WN_GAUSS_BLOCK; t++) w[t] = wn_word_at(rk, p0 + b + t);
+    for (size_t t = 0; t < WNK_GAUSS_BLOCK; t++) w[t] = wnk_word_at(rk, p0 + b + t);
 #pragma clang loop vectorize(enable) unroll(disable)
-    for (size_t t = 0; t < WN_GAUSS_BLOCK; t++) {
+    for (size_t t = 0; t < WNK_GAUSS_BLOCK; t++) {
       float u1 = (float)((uint32_t)(w[t] >> 40) + 1u) * (1.0f / 16777216.0f);
       float u2 = (float)((uint32_t)(w[t] >> 8) & 0xFFFFFFu) * (1.0f / 16777216.0f);
-      float r = __builtin_sqrtf(-2.0f * wn_log(u1)) * scale;
+      float r = __builtin_sqrtf(-2.0f * wnk_log(u1)) * scale;
       float c, s;
-      wn_cossin_2pi(u2, &c, &s);
+      wnk_cossin_2pi(u2, &c, &s);
       g0[t] = r * c;
       g1[t] = r * s;
     }
@@ -134,10 +134,10 @@ static void gaussian_pairs(uint64_t rk, uint64_t p0, size_t pairs, float scale,
   }
 }
 
-void wn_fill_gaussian(uint64_t seed, uint64_t row0, size_t rows,
-                      uint64_t col0, size_t cols, float scale,
-                      float *out, size_t ld) {
-  const uint64_t gseed = seed ^ WN_DOMAIN_GAUSSIAN;
+void wnk_fill_gaussian(uint64_t seed, uint64_t row0, size_t rows,
+                       uint64_t col0, size_t cols, float scale,
+                       float *out, size_t ld) {
+  const uint64_t gseed = seed ^ WNK_DOMAIN_GAUSSIAN;
   float pair[2];
   for (size_t r = 0; r < rows; r++) {
     const uint64_t rk = row_key(gseed, row0 + r);
@@ -159,10 +159,10 @@ void wn_fill_gaussian(uint64_t seed, uint64_t row0, size_t rows,
   }
 }
 
-size_t wn_count_nonfinite(const float *x, size_t n) {
+size_t wnk_count_nonfinite(const float *x, size_t n) {
   size_t bad = 0;
   for (size_t i = 0; i < n; i++) {
-    bad += (wn_float_to_bits(x[i]) & 0x7f800000u) == 0x7f800000u;
+    bad += (wnk_float_to_bits(x[i]) & 0x7f800000u) == 0x7f800000u;
   }
   return bad;
 }

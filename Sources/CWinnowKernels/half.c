@@ -83,7 +83,7 @@ static int has_f16c(void) {
   return cached;
 }
 
-void wn_f16_to_f32(const uint16_t *in, float *out, size_t n) {
+void wnk_f16_to_f32(const uint16_t *in, float *out, size_t n) {
   if (has_f16c()) {
     f16_to_f32_f16c(in, out, n);
     return;
@@ -91,7 +91,7 @@ void wn_f16_to_f32(const uint16_t *in, float *out, size_t n) {
   for (size_t i = 0; i < n; i++) out[i] = half_to_float_scalar(in[i]);
 }
 
-void wn_f32_to_f16(const float *in, uint16_t *out, size_t n) {
+void wnk_f32_to_f16(const float *in, uint16_t *out, size_t n) {
   if (has_f16c()) {
     f32_to_f16_f16c(in, out, n);
     return;

@@ -16,11 +16,11 @@
 
 // Rows of P per pass over a tile: a WB × CB block of P stays in L1/L2 while
 // every row tile of X streams past it.
-#define WN_PANEL_WB 128
+#define WNK_PANEL_WB 128
 
 // One full tile: RT rows × CB columns of T in registers, chains over
 // w in [w0, w1).
-#define WN_PANEL_TILE(RT, CB)                                                 \
+#define WNK_PANEL_TILE(RT, CB)                                                \
   {                                                                           \
     float acc[RT][CB];                                                        \
     for (int i = 0; i < RT; i++)                                              \
@@ -40,17 +40,17 @@
 // The body for columns [c0, c1): full tiles, then leftover rows in tiles of
 // 4, 2 and 1 (fewer passes than one row at a time), then a partial column
 // block chained in memory.
-#define WN_PANEL_BODY(RT, CB)                                                 \
+#define WNK_PANEL_BODY(RT, CB)                                                \
   for (size_t cb = c0; cb < c1; cb += CB) {                                   \
     size_t cw = c1 - cb < CB ? c1 - cb : CB;                                  \
-    for (size_t w0 = 0; w0 < n; w0 += WN_PANEL_WB) {                          \
-      size_t w1 = w0 + WN_PANEL_WB < n ? w0 + WN_PANEL_WB : n;                \
+    for (size_t w0 = 0; w0 < n; w0 += WNK_PANEL_WB) {                         \
+      size_t w1 = w0 + WNK_PANEL_WB < n ? w0 + WNK_PANEL_WB : n;              \
       size_t r = 0;                                                           \
       if (cw == CB) {                                                         \
-        for (; r + RT <= rows; r += RT) WN_PANEL_TILE(RT, CB)                 \
-        if (r + 4 <= rows && RT > 4) { WN_PANEL_TILE(4, CB) r += 4; }         \
-        if (r + 2 <= rows && RT > 2) { WN_PANEL_TILE(2, CB) r += 2; }         \
-        for (; r < rows; r++) WN_PANEL_TILE(1, CB)                            \
+        for (; r + RT <= rows; r += RT) WNK_PANEL_TILE(RT, CB)                \
+        if (r + 4 <= rows && RT > 4) { WNK_PANEL_TILE(4, CB) r += 4; }        \
+        if (r + 2 <= rows && RT > 2) { WNK_PANEL_TILE(2, CB) r += 2; }        \
+        for (; r < rows; r++) WNK_PANEL_TILE(1, CB)                           \
       } else {                                                                \
         for (; r < rows; r++)                                                 \
           for (size_t w = w0; w < w1; w++) {                                  \
@@ -64,21 +64,21 @@
     }                                                                         \
   }
 
-#define WN_PANEL_ARGS                                                         \
+#define WNK_PANEL_ARGS                                                        \
   const float *restrict x, size_t ldx, size_t rows, size_t n,                 \
       const float *restrict p, size_t ldp, size_t c0, size_t c1,              \
       float *restrict t, size_t ldt
 
-static void panel_portable(WN_PANEL_ARGS) { WN_PANEL_BODY(4, 16) }
+static void panel_portable(WNK_PANEL_ARGS) { WNK_PANEL_BODY(4, 16) }
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-__attribute__((target("avx2,fma"))) static void panel_avx2(WN_PANEL_ARGS) {
-  WN_PANEL_BODY(6, 16)
+__attribute__((target("avx2,fma"))) static void panel_avx2(WNK_PANEL_ARGS) {
+  WNK_PANEL_BODY(6, 16)
 }
 
 __attribute__((target("avx512f,avx512vl,fma"))) static void panel_avx512(
-    WN_PANEL_ARGS) {
-  WN_PANEL_BODY(6, 64)
+    WNK_PANEL_ARGS) {
+  WNK_PANEL_BODY(6, 64)
 }
 
 static int panel_isa(void) {
@@ -93,7 +93,7 @@ static int panel_isa(void) {
 }
 #endif
 
-int wn_panel_accumulate_isa(void) {
+int wnk_panel_accumulate_isa(void) {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
   return panel_isa();
 #else
@@ -101,9 +101,9 @@ int wn_panel_accumulate_isa(void) {
 #endif
 }
 
-void wn_panel_accumulate(const float *x, size_t ldx, size_t rows, size_t n,
-                         const float *p, size_t ldp, size_t c0, size_t c1,
-                         float *t, size_t ldt, int isa) {
+void wnk_panel_accumulate(const float *x, size_t ldx, size_t rows, size_t n,
+                          const float *p, size_t ldp, size_t c0, size_t c1,
+                          float *t, size_t ldt, int isa) {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
   int best = panel_isa();
   if (isa < 0 || isa > best) isa = best;

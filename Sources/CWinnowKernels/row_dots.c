@@ -10,22 +10,22 @@
 // build only widens the registers, so both builds return the same bits.
 #include "winnow_kernels.h"
 
-#define WN_LANES 16
+#define WNK_LANES 16
 
-// Adds lane sums of x·d over k elements into acc (WN_LANES wide); the tail
+// Adds lane sums of x·d over k elements into acc (WNK_LANES wide); the tail
 // goes to the first lanes, in order.
-#define WN_ACCUMULATE(acc, x, d, k)                                   \
+#define WNK_ACCUMULATE(acc, x, d, k)                                  \
   do {                                                                \
     size_t j_ = 0;                                                    \
-    for (; j_ + WN_LANES <= (k); j_ += WN_LANES)                      \
-      for (int l_ = 0; l_ < WN_LANES; l_++)                           \
+    for (; j_ + WNK_LANES <= (k); j_ += WNK_LANES)                    \
+      for (int l_ = 0; l_ < WNK_LANES; l_++)                          \
         (acc)[l_] += (x)[j_ + l_] * (d)[j_ + l_];                     \
     for (int l_ = 0; j_ + l_ < (k); l_++)                             \
       (acc)[l_] += (x)[j_ + l_] * (d)[j_ + l_];                       \
   } while (0)
 
-static inline float wn_reduce_lanes(float *acc) {
-  for (int w = WN_LANES / 2; w >= 1; w /= 2)
+static inline float wnk_reduce_lanes(float *acc) {
+  for (int w = WNK_LANES / 2; w >= 1; w /= 2)
     for (int l = 0; l < w; l++) acc[l] += acc[l + w];
   return acc[0];
 }
@@ -33,18 +33,18 @@ static inline float wn_reduce_lanes(float *acc) {
 // The body, compiled twice (portable and AVX2). Rows go in tiles of four so
 // each direction block is loaded once per tile; a row's operations are the
 // same in a tile and alone.
-#define WN_ROW_DOTS_BODY                                                     \
+#define WNK_ROW_DOTS_BODY                                                    \
   size_t i = 0;                                                              \
   for (; i + 4 <= rows; i += 4) {                                            \
     const float *x0 = x + i * ldx, *x1 = x0 + ldx, *x2 = x1 + ldx,           \
                 *x3 = x2 + ldx;                                              \
     for (size_t g = 0; g < groups; g++) {                                    \
       const float *d = dirs + g * k;                                         \
-      float a0[WN_LANES] = {0}, a1[WN_LANES] = {0}, a2[WN_LANES] = {0},      \
-            a3[WN_LANES] = {0};                                              \
+      float a0[WNK_LANES] = {0}, a1[WNK_LANES] = {0}, a2[WNK_LANES] = {0},   \
+            a3[WNK_LANES] = {0};                                             \
       size_t j = 0;                                                          \
-      for (; j + WN_LANES <= k; j += WN_LANES)                               \
-        for (int l = 0; l < WN_LANES; l++) {                                 \
+      for (; j + WNK_LANES <= k; j += WNK_LANES)                             \
+        for (int l = 0; l < WNK_LANES; l++) {                                \
           float dv = d[j + l];                                               \
           a0[l] += x0[j + l] * dv;                                           \
           a1[l] += x1[j + l] * dv;                                           \
@@ -58,30 +58,30 @@ static inline float wn_reduce_lanes(float *acc) {
         a2[l] += x2[j + l] * dv;                                             \
         a3[l] += x3[j + l] * dv;                                             \
       }                                                                      \
-      out[(i + 0) * ldo + g] = wn_reduce_lanes(a0);                          \
-      out[(i + 1) * ldo + g] = wn_reduce_lanes(a1);                          \
-      out[(i + 2) * ldo + g] = wn_reduce_lanes(a2);                          \
-      out[(i + 3) * ldo + g] = wn_reduce_lanes(a3);                          \
+      out[(i + 0) * ldo + g] = wnk_reduce_lanes(a0);                         \
+      out[(i + 1) * ldo + g] = wnk_reduce_lanes(a1);                         \
+      out[(i + 2) * ldo + g] = wnk_reduce_lanes(a2);                         \
+      out[(i + 3) * ldo + g] = wnk_reduce_lanes(a3);                         \
     }                                                                        \
   }                                                                          \
   for (; i < rows; i++)                                                      \
     for (size_t g = 0; g < groups; g++) {                                    \
-      float a[WN_LANES] = {0};                                               \
-      WN_ACCUMULATE(a, x + i * ldx, dirs + g * k, k);                        \
-      out[i * ldo + g] = wn_reduce_lanes(a);                                 \
+      float a[WNK_LANES] = {0};                                              \
+      WNK_ACCUMULATE(a, x + i * ldx, dirs + g * k, k);                       \
+      out[i * ldo + g] = wnk_reduce_lanes(a);                                \
     }
 
 static void row_dots_portable(const float *x, size_t rows, size_t k,
                               size_t ldx, const float *dirs, size_t groups,
                               float *out, size_t ldo) {
-  WN_ROW_DOTS_BODY
+  WNK_ROW_DOTS_BODY
 }
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 __attribute__((target("avx2"))) static void row_dots_avx2(
     const float *x, size_t rows, size_t k, size_t ldx, const float *dirs,
     size_t groups, float *out, size_t ldo) {
-  WN_ROW_DOTS_BODY
+  WNK_ROW_DOTS_BODY
 }
 
 static int has_avx2(void) {
@@ -91,9 +91,9 @@ static int has_avx2(void) {
 }
 #endif
 
-void wn_row_dots_f32(const float *x, size_t rows, size_t k, size_t ldx,
-                     const float *dirs, size_t groups, float *out,
-                     size_t ldo) {
+void wnk_row_dots_f32(const float *x, size_t rows, size_t k, size_t ldx,
+                      const float *dirs, size_t groups, float *out,
+                      size_t ldo) {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
   if (has_avx2()) {
     row_dots_avx2(x, rows, k, ldx, dirs, groups, out, ldo);
@@ -103,8 +103,8 @@ void wn_row_dots_f32(const float *x, size_t rows, size_t k, size_t ldx,
   row_dots_portable(x, rows, k, ldx, dirs, groups, out, ldo);
 }
 
-float wn_dot_f32(const float *x, const float *y, size_t k) {
-  float a[WN_LANES] = {0};
-  WN_ACCUMULATE(a, x, y, k);
-  return wn_reduce_lanes(a);
+float wnk_dot_f32(const float *x, const float *y, size_t k) {
+  float a[WNK_LANES] = {0};
+  WNK_ACCUMULATE(a, x, y, k);
+  return wnk_reduce_lanes(a);
 }

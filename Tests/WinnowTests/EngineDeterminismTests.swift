@@ -28,22 +28,21 @@ import Testing
   }
 
   @Test func stepModeKeepsTheGreedyPicksWithUnitWeights() throws {
-    let e = try SelectionEngine(ids: [0], featureDim: f.k)
     let batch = try Matrix(rows: 256, cols: f.k, storage: Array(f.features.storage[0..<256 * f.k]))
     let target = f.target.row(0)
     let saved = Runtime.blasThreads
     defer { Runtime.blasThreads = saved }
     Runtime.blasThreads = 1
-    let s1 = try e.selectStep(features: batch, target: target, keep: 64, stepSize: 0.05)
+    let s1 = try StepSelection.select(features: batch, target: target, keep: 64, stepSize: 0.05)
     Runtime.blasThreads = 2
-    let s2 = try e.selectStep(features: batch, target: target, keep: 64, stepSize: 0.05)
+    let s2 = try StepSelection.select(features: batch, target: target, keep: 64, stepSize: 0.05)
     #expect(s1 == s2 && s1.indices.count == 64 && Set(s1.indices).count == 64)
     #expect(s1.weights.allSatisfy { $0 == 1 })
     let direct = try GreedyDiversity.select(
       features: batch.storage, rows: 256, dim: f.k, target: target, count: 64, stepSize: 0.05)
     #expect(direct.indices == s1.indices)
     #expect(throws: WinnowError.self) {
-      try e.selectStep(features: batch, target: target, keep: 257, stepSize: 0.05)
+      try StepSelection.select(features: batch, target: target, keep: 257, stepSize: 0.05)
     }
   }
 }

@@ -50,24 +50,17 @@ import Testing
   @Test func stepModeFromFactorsPicksAsFromTheEquivalentFeatures() throws {
     let one = FactorBatch.random(Self.specs, tokenCounts: [11], seed: 8)
     let t = try Self.features(one).row(0)
-    let expected = try SelectionEngine.selectStep(
+    let expected = try StepSelection.select(
       features: try Self.features(Self.batch).storage, rows: 40, dim: Self.projector.featureDim,
       target: t, keep: 8, stepSize: 0.05)
-    let engine = try SelectionEngine(ids: [1, 2], featureDim: Self.projector.featureDim)
-    let (free, bound) = try Self.batch.with { layers in
+    let fromFactors = try Self.batch.with { layers in
       try one.with { target in
-        (
-          try SelectionEngine.selectStep(
-            tokenCounts: Self.counts, factors: layers, targetTokenCount: 11, target: target,
-            projector: Self.projector, keep: 8, stepSize: 0.05),
-          try engine.selectStep(
-            tokenCounts: Self.counts, factors: layers, targetTokenCount: 11, target: target,
-            projector: Self.projector, keep: 8, stepSize: 0.05)
-        )
+        try StepSelection.select(
+          tokenCounts: Self.counts, factors: layers, targetTokenCount: 11, target: target,
+          projector: Self.projector, keep: 8, stepSize: 0.05)
       }
     }
-    #expect(free.indices == expected.indices)
-    #expect(bound.indices == expected.indices)
+    #expect(fromFactors.indices == expected.indices)
   }
 
   @Test func aProjectorOfAnotherFeatureDimIsRefusedBeforeAnyWork() throws {
@@ -78,16 +71,6 @@ import Testing
         try e.addTarget(
           task: 0, tokenCounts: Self.target.tokenCounts, factors: $0, projector: Self.projector)
       }
-    }
-    do {
-      _ = try Self.batch.with {
-        try e.selectStep(
-          tokenCounts: Self.counts, factors: $0, targetTokenCount: Self.counts.reduce(0, +),
-          target: $0, projector: Self.projector, keep: 1, stepSize: 0)
-      }
-      Issue.record("expected a shape mismatch")
-    } catch let error as WinnowError {
-      #expect(error.code == .shapeMismatch)
     }
   }
 }

@@ -22,10 +22,10 @@ import Testing
     // projector, in the same batch shapes): bit-identical by promise.
     #expect(try raw.endEpoch() == (try pre.endEpoch()))
 
-    let step = try raw.selectStep(
+    let step = try StepSelection.select(
       gradients: f.features.storage, rows: 120, dim: 48, targetGradient: f.target.storage,
-      keep: 8, stepSize: 0.1)
-    let direct = try raw.selectStep(
+      projector: projector, keep: 8, stepSize: 0.1)
+    let direct = try StepSelection.select(
       features: feats, rows: 120, dim: 16, target: tfeats, keep: 8, stepSize: 0.1)
     // Different computations: the engine projects the target gradient as a
     // batch of one row, `tfeats` came from a batch of four, and the BLAS

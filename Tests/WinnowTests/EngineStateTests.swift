@@ -165,4 +165,15 @@ import Testing
     // FNV-1a 64 of no bytes is the offset basis; of the byte 0x61 ("a") a known value.
     #expect(AuditLog.checksum(ids: [], weights: []) == 0xcbf2_9ce4_8422_2325)
   }
+
+  @Test func anAuditLogThatCannotBeOpenedIsNamedWithTheSystemsText() throws {
+    let path = NSTemporaryDirectory() + "winnow-missing-\(UUID().uuidString)/audit.jsonl"
+    #expect {
+      try AuditLog.append("{}", to: path)
+    } throws: {
+      let message = ($0 as? WinnowError)?.message ?? ""
+      return message.contains(path) && message.contains("the audit log")
+        && message.contains("No such file or directory")
+    }
+  }
 }

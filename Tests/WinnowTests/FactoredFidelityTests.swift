@@ -1,4 +1,3 @@
-import CWinnowKernels
 #if canImport(Glibc)
   import Glibc
 #endif
@@ -112,7 +111,9 @@ struct TinySequenceMLP {
       }
     }
     var p = [Float](repeating: 0, count: d * k)
-    wn_fill_rademacher(99, 0, d, 0, k, 1 / Float(k).squareRoot(), &p, k)
+    Kernels.fill(
+      .rademacher, seed: 99, row0: 0, rows: d, col0: 0, cols: k, scale: 1 / Float(k).squareRoot(),
+      into: &p, ld: k)
     var out = Matrix(rows: samples, cols: k)
     try out.withUnsafeMutableBufferPointer { c in
       try BLAS.sgemm(.none, .none, m: samples, n: k, k: d, alpha: 1, a: g.storage, lda: d,

@@ -1,4 +1,3 @@
-import CWinnowKernels
 import Testing
 @testable import Winnow
 
@@ -74,7 +73,7 @@ import Testing
     var all = [Float](repeating: 0, count: rows)
     GreedyDiversity.rowDots(g, rows: rows, dim: dim, with: t, into: &all)
     let single = (0..<rows).map { r in
-      g.withUnsafeBufferPointer { wn_dot_f32($0.baseAddress! + r * dim, t, dim) }
+      g.withUnsafeBufferPointer { Kernels.dot($0.baseAddress! + r * dim, t, count: dim) }
     }
     #expect(all == single)
   }

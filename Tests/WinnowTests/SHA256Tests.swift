@@ -37,4 +37,23 @@ import Testing
       _ = try Checksum.sha256(ofFile: url.path + ".missing")
     } throws: { ($0 as? WinnowError)?.message.contains(".missing") == true }
   }
+
+  @Test func aFileThatCannotBeReadIsNamedWithTheSystemsText() throws {
+    let missing = NSTemporaryDirectory() + "winnow-sha-\(UUID().uuidString).missing"
+    #expect {
+      _ = try Checksum.sha256(ofFile: missing)
+    } throws: {
+      let message = ($0 as? WinnowError)?.message ?? ""
+      return message.contains(missing) && message.contains("No such file or directory")
+        && !message.contains("errno")
+    }
+    // A directory is refused before any read, like a FIFO or a device.
+    let folder = NSTemporaryDirectory()
+    #expect {
+      _ = try Checksum.sha256(ofFile: folder)
+    } throws: {
+      let message = ($0 as? WinnowError)?.message ?? ""
+      return message.contains(folder) && message.contains("not a regular file (a directory)")
+    }
+  }
 }

@@ -74,7 +74,7 @@ private func benchStep(_ report: Report, _ s: EngineSizes) throws {
   let (b, keep, k) = s.step
   let features = filledArray(b * k, seed: 13), target = filledArray(k, seed: 14)
   let t = try bestTime(repeats: 5) {
-    _ = try SelectionEngine.selectStep(
+    _ = try StepSelection.select(
       features: features, rows: b, dim: k, target: target, keep: keep, stepSize: 0.01)
   }
   report.add("engine.step.\(b)to\(keep)", t, "s", note: "GREATS step mode, B = \(b), b = \(keep), k = \(k)")

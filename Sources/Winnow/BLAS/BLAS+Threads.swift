@@ -1,9 +1,5 @@
 import COpenBLAS
 
-#if canImport(Glibc)
-  import Glibc
-#endif
-
 extension BLAS {
   /// Address space OpenBLAS reserves for each thread it starts beyond the
   /// ones it has: its per-thread GEMM buffer (128 MiB in Debian's build)
@@ -41,18 +37,12 @@ extension BLAS {
 
   /// Bytes of address space left under RLIMIT_AS, or `nil` without a limit.
   static func addressSpaceHeadroom() -> Int? {
-    var rl = rlimit()
-    guard getrlimit(__rlimit_resource_t(RLIMIT_AS.rawValue), &rl) == 0, rl.rlim_cur != rlim_t.max
-    else { return nil }
+    guard let limit = Syscalls.addressSpaceLimit else { return nil }
     // /proc/self/statm: the first field is the address space in pages.
-    let fd = open("/proc/self/statm", O_RDONLY)
-    guard fd >= 0 else { return 0 }
-    defer { close(fd) }
-    var buffer = [UInt8](repeating: 0, count: 64)
-    let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-    let text = String(decoding: buffer[0..<max(0, n)], as: UTF8.self)
+    guard let bytes = Syscalls.readProcFile("/proc/self/statm", limit: 64) else { return 0 }
+    let text = String(decoding: bytes, as: UTF8.self)
     guard let pages = Int(text.split(separator: " ").first ?? "") else { return 0 }
-    let used = pages * sysconf(Int32(_SC_PAGESIZE))
-    return max(0, Int(clamping: rl.rlim_cur) - used)
+    let used = pages * Syscalls.pageSize
+    return max(0, Int(clamping: limit) - used)
   }
 }

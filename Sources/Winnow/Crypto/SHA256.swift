@@ -1,9 +1,5 @@
 import CCrypto
 
-#if canImport(Glibc)
-  import Glibc
-#endif
-
 /// The one door to libcrypto: SHA-256 for the checksums in feature-store
 /// and selection manifests (DESIGN §3).
 ///
@@ -87,18 +83,14 @@ final class SHA256 {
   /// - Complexity: O(file size).
   static func hex(ofFile path: String) throws -> String {
     // The one checked open: a FIFO or device is refused before it can block.
-    let (fd, _) = try NPYSyscalls.openForReading(path)
-    defer { close(fd) }
+    let (fd, _) = try Syscalls.openForReading(path)
+    defer { Syscalls.closeQuietly(fd) }
     let hash = try SHA256()
     let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
     defer { chunk.deallocate() }
     while true {
-      let n = read(fd, chunk.baseAddress, chunk.count)
+      let n = try Syscalls.readSome(fd, into: chunk, path: path)
       if n == 0 { break }
-      if n < 0 {
-        if errno == EINTR { continue }
-        throw WinnowError(.io, "\(path): cannot read to compute its checksum (errno \(errno))")
-      }
       hash.update(UnsafeRawBufferPointer(rebasing: chunk[0..<n]))
     }
     return try hash.finalizeHex()

@@ -1,9 +1,3 @@
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Darwin)
-  import Darwin
-#endif
-
 /// One JSON line per plan, so that a run's data decisions can be replayed
 /// and explained.
 ///
@@ -32,15 +26,18 @@ enum AuditLog {
 
   /// Appends `line` and a newline to the file at `path`, creating it if needed.
   static func append(_ line: String, to path: String) throws {
-    guard let file = fopen(path, "a") else {
-      throw WinnowError(.io, "\(path): cannot open the audit log for appending")
+    let fd = try Syscalls.openForAppending(path, what: "the audit log")
+    let bytes = Array((line + "\n").utf8)
+    do {
+      // One `write` call for the whole line, as `fopen`/`fclose` made.
+      try bytes.withUnsafeBytes {
+        try Syscalls.appendAll(fd, $0.baseAddress!, count: $0.count, path: path)
+      }
+    } catch {
+      Syscalls.closeQuietly(fd)
+      throw error
     }
-    let text = line + "\n"
-    let written = text.utf8CString.withUnsafeBufferPointer { fwrite($0.baseAddress, 1, $0.count - 1, file) }
-    let closed = fclose(file)
-    guard written == text.utf8.count, closed == 0 else {
-      throw WinnowError(.io, "\(path): cannot write the audit log")
-    }
+    try Syscalls.closeChecked(fd, path: path)
   }
 
   static func json(_ values: [Double]) -> String {

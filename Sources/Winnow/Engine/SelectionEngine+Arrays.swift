@@ -33,25 +33,6 @@ extension SelectionEngine {
     }
   }
 
-  /// Step mode on a `B × featureDim` matrix and a target vector.
-  public func selectStep(features: Matrix, target: [Float], keep: Int, stepSize: Float) throws
-    -> StepPlan
-  {
-    guard target.count == features.cols else {
-      throw WinnowError.shape("target has \(target.count) values, features \(features.cols) columns")
-    }
-    return try features.storage.withUnsafeBufferPointer { f in
-      try target.withUnsafeBufferPointer { t in
-        guard let fb = f.baseAddress, let tb = t.baseAddress else {
-          throw WinnowError.shape("empty step batch")
-        }
-        return try selectStep(
-          features: fb, rows: features.rows, dim: features.cols, target: tb, keep: keep,
-          stepSize: stepSize)
-      }
-    }
-  }
-
   static func withOptional<R>(
     _ a: [Float]?, _ body: (UnsafePointer<Float>?) throws -> R
   ) rethrows -> R {

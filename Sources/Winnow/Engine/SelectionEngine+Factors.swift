@@ -61,41 +61,4 @@ extension SelectionEngine {
       ids: ids, count: tokenCounts.count, features: f, dim: featureDim, losses: losses,
       referenceLosses: referenceLosses)
   }
-
-  /// Step mode from linear-layer factors; see the static method. The
-  /// projector's feature dim must equal the engine's.
-  public func selectStep(
-    tokenCounts: [Int], factors: [LayerFactors], targetTokenCount: Int,
-    target: [LayerFactors], projector: FactoredProjector, keep: Int, stepSize: Float
-  ) throws -> StepPlan {
-    try Self.checkFeatureDim(projector, featureDim)
-    return try Self.selectStep(
-      tokenCounts: tokenCounts, factors: factors, targetTokenCount: targetTokenCount,
-      target: target, projector: projector, keep: keep, stepSize: stepSize)
-  }
-
-  /// Step mode without an engine, from factors: projects the batch and the
-  /// target with `projector`, then runs the GREATS greedy on the features.
-  ///
-  /// The result equals `selectStep(features:…)` on the projected features.
-  /// - Parameters:
-  ///   - tokenCounts: `T_s` per candidate of the batch (`rows` samples).
-  ///   - factors: One `LayerFactors` per layer (`ΣT` rows each).
-  ///   - targetTokenCount: `T_t`, the rows of every target factor; the
-  ///     target gradient is `Σ_t δ_t a_tᵀ` over them (concatenate the tokens
-  ///     of several validation samples to target their summed gradient).
-  ///   - target: One `LayerFactors` per layer (`T_t` rows each).
-  ///   - keep: `b` in `1...rows`; `stepSize`: `η ≥ 0`.
-  /// - Complexity: the projection of `rows + 1` samples plus
-  ///   O(b·rows·featureDim).
-  public static func selectStep(
-    tokenCounts: [Int], factors: [LayerFactors], targetTokenCount: Int,
-    target: [LayerFactors], projector: FactoredProjector, keep: Int, stepSize: Float
-  ) throws -> StepPlan {
-    let f = try projector.project(tokenCounts: tokenCounts, layers: factors)
-    let t = try projector.project(tokenCounts: [targetTokenCount], layers: target)
-    return try selectStep(
-      features: f.storage, rows: tokenCounts.count, dim: projector.featureDim,
-      target: t.storage, keep: keep, stepSize: stepSize)
-  }
 }

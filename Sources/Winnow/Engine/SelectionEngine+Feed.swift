@@ -1,4 +1,3 @@
-import CWinnowKernels
 
 extension SelectionEngine {
   /// Adds target rows for one task (e.g. projected validation gradients).
@@ -132,7 +131,7 @@ extension SelectionEngine {
   }
 
   static func checkFinite(_ x: UnsafePointer<Float>, _ count: Int, _ what: String) throws {
-    let bad = wn_count_nonfinite(x, count)
+    let bad = Kernels.countNonFinite(x, count: count)
     if bad > 0 { throw WinnowError(.nonFinite, "\(what) hold \(bad) NaN or infinite values") }
   }
 

@@ -7,16 +7,7 @@ extension SelectionEngine {
     guard let projector else {
       throw WinnowError(.badState, "raw gradients need an engine created with a projector")
     }
-    guard dim == projector.inputDim else {
-      throw WinnowError.shape("gradients have dim \(dim), the projector expects D = \(projector.inputDim)")
-    }
-    guard rows >= 1 else { throw WinnowError.invalid("gradient rows \(rows) < 1") }
-    let count = try CheckedSize.allocatable([rows, featureDim], elementSize: 4, "the projected features")
-    var out = [Float](repeating: 0, count: count)
-    try out.withUnsafeMutableBufferPointer { o in
-      try projector.project(x, rows: rows, into: o.baseAddress!)
-    }
-    return out
+    return try projector.features(x, rows: rows, dim: dim)
   }
 
   /// Adds raw target gradients (`rows × D`) for one task.
@@ -41,18 +32,5 @@ extension SelectionEngine {
     try addCandidates(
       ids: ids, count: count, features: f, dim: featureDim, losses: losses,
       referenceLosses: referenceLosses)
-  }
-
-  /// Step mode on raw gradients: projects the batch (`rows × D`) and the
-  /// target gradient (`D`), then runs the GREATS greedy on the features.
-  /// - Complexity: O((rows + 1)·D·k + b·rows·k).
-  public func selectStep(
-    gradients: UnsafePointer<Float>, rows: Int, dim: Int, targetGradient: UnsafePointer<Float>,
-    keep: Int, stepSize: Float
-  ) throws -> StepPlan {
-    let f = try projected(gradients, rows: rows, dim: dim)
-    let t = try projected(targetGradient, rows: 1, dim: dim)
-    return try Self.selectStep(
-      features: f, rows: rows, dim: featureDim, target: t, keep: keep, stepSize: stepSize)
   }
 }

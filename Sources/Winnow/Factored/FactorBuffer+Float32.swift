@@ -1,4 +1,3 @@
-import CWinnowKernels
 
 extension FactorBuffer {
   /// Rows converted per panel from half precision: 256 rows of 4096 floats
@@ -32,7 +31,7 @@ extension FactorBuffer {
       try scratch.withUnsafeMutableBufferPointer { s in
         for row0 in stride(from: 0, to: rows, by: panel) {
           let n = min(panel, rows - row0)
-          wn_f16_to_f32(base + row0 * cols, s.baseAddress!, n * cols)
+          Kernels.halfToFloat(base + row0 * cols, into: s.baseAddress!, count: n * cols)
           try Self.requireFinite(s.baseAddress!, n * cols, name)
           try body(row0, n, s.baseAddress!)
         }
@@ -55,7 +54,7 @@ extension FactorBuffer {
     case .float16(let b):
       var full = [Float](repeating: 0, count: max(1, rows * cols))
       try full.withUnsafeMutableBufferPointer { f in
-        if let base = b.baseAddress { wn_f16_to_f32(base, f.baseAddress!, rows * cols) }
+        if let base = b.baseAddress { Kernels.halfToFloat(base, into: f.baseAddress!, count: rows * cols) }
         try Self.requireFinite(f.baseAddress!, rows * cols, name)
       }
       return try full.withUnsafeBufferPointer { try body($0.baseAddress!) }
@@ -63,7 +62,7 @@ extension FactorBuffer {
   }
 
   static func requireFinite(_ x: UnsafePointer<Float>, _ n: Int, _ name: String) throws {
-    let bad = wn_count_nonfinite(x, n)
+    let bad = Kernels.countNonFinite(x, count: n)
     guard bad == 0 else {
       throw WinnowError(.nonFinite, "\(name) hold \(bad) non-finite values (NaN or ±Inf)")
     }

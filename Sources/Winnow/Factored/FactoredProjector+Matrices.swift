@@ -1,4 +1,3 @@
-import CWinnowKernels
 
 extension FactoredProjector {
   /// Which factor of a layer a matrix is: `P_in` (`d_in × k_in`) or
@@ -37,9 +36,7 @@ extension FactoredProjector {
     let key = sideSeed(seed, layerID, factor == .input ? .input : .output)
     // The same fill as `factor(_:_:rows:cols:)`, straight into the caller's buffer.
     let scale = 1 / Float(cols).squareRoot()
-    switch kind {
-    case .rademacher: wn_fill_rademacher(key, 0, rows, 0, cols, scale, base, cols)
-    case .gaussian: wn_fill_gaussian(key, 0, rows, 0, cols, scale, base, cols)
-    }
+    Kernels.fill(
+      kind, seed: key, row0: 0, rows: rows, col0: 0, cols: cols, scale: scale, into: base, ld: cols)
   }
 }

@@ -1,4 +1,3 @@
-import CWinnowKernels
 
 /// A Kronecker-factored random projection of linear-layer weight gradients.
 ///
@@ -114,12 +113,9 @@ public final class FactoredProjector: Sendable {
     var p = [Float](repeating: 0, count: rows * cols)
     let scale = 1 / Float(cols).squareRoot()
     p.withUnsafeMutableBufferPointer { out in
-      switch kind {
-      case .rademacher:
-        wn_fill_rademacher(seed, 0, rows, 0, cols, scale, out.baseAddress!, cols)
-      case .gaussian:
-        wn_fill_gaussian(seed, 0, rows, 0, cols, scale, out.baseAddress!, cols)
-      }
+      Kernels.fill(
+        kind, seed: seed, row0: 0, rows: rows, col0: 0, cols: cols, scale: scale,
+        into: out.baseAddress!, ld: cols)
     }
     return p
   }

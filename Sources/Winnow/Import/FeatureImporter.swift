@@ -67,8 +67,8 @@ public enum FeatureImporter {
       afterBlock(start, n)
     }
     try writer.close()
-    try NPYSyscalls.renameAtomically(staging.path, to: store.path)
-    try NPYSyscalls.syncDirectory(store.deletingLastPathComponent().path)
+    try Syscalls.renameAtomically(staging.path, to: store.path)
+    try Syscalls.syncDirectory(store.deletingLastPathComponent().path)
     // The writer hashed each shard from its file just now: no second pass.
     return try FeatureStore(directory: store, verifyChecksums: false)
   }

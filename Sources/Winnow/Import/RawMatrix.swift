@@ -48,8 +48,8 @@ public final class RawMatrix: FeatureSource, @unchecked Sendable {
     guard !o1, !o2, !o3 else {
       throw WinnowError.invalid("\(path): \(rows) × \(cols) \(element.rawValue) overflows a byte count")
     }
-    let (fd, size) = try NPYSyscalls.openForReading(path)
-    defer { NPYSyscalls.closeQuietly(fd) }
+    let (fd, size) = try Syscalls.openForReading(path)
+    defer { Syscalls.closeQuietly(fd) }
     guard size >= end else {
       throw WinnowError(
         .format,
@@ -68,11 +68,11 @@ public final class RawMatrix: FeatureSource, @unchecked Sendable {
     self.element = element
     self.offset = offset
     mappedLength = size  // > 0: at least one row lies in it
-    mapping = try NPYSyscalls.mapReadOnly(fd, length: size, path: path)
+    mapping = try Syscalls.mapReadOnly(fd, length: size, path: path)
   }
 
   deinit {
-    NPYSyscalls.unmap(mapping, length: mappedLength)
+    Syscalls.unmap(mapping, length: mappedLength)
   }
 
   public var label: String { url.path }
@@ -100,11 +100,11 @@ public final class RawMatrix: FeatureSource, @unchecked Sendable {
 
   public func release(rows: Range<Int>) {
     let rowBytes = dim * element.size
-    let page = NPYSyscalls.pageSize
+    let page = Syscalls.pageSize
     let start = offset + rows.lowerBound * rowBytes, end = offset + rows.upperBound * rowBytes
     let alignedStart = (start + page - 1) / page * page, alignedEnd = end / page * page
     if alignedEnd > alignedStart {
-      NPYSyscalls.dropPages(mapping + alignedStart, length: alignedEnd - alignedStart)
+      Syscalls.dropPages(mapping + alignedStart, length: alignedEnd - alignedStart)
     }
   }
 }

@@ -1,4 +1,3 @@
-import CWinnowKernels
 import Dispatch
 #if canImport(FoundationEssentials)
   import FoundationEssentials
@@ -22,7 +21,7 @@ extension GreedyDiversity {
   /// pick's reported gain is its exact marginal gain: earlier rounds are in
   /// `u`, this round's picks in the correction.
   ///
-  /// All dot products go through the fixed-order kernel `wn_row_dots_f32`
+  /// All dot products go through the fixed-order kernel `Kernels.rowDots`
   /// (row by row), so the picks are the same for any thread count.
   /// - Complexity: O(⌈n/b⌉·N·k + n·m·k) time, `b ≈ √(N/2)` balancing the two
   ///   terms; O(N + m·k) extra memory.
@@ -81,7 +80,8 @@ extension GreedyDiversity {
     let chunks = (rows + chunk - 1) / chunk
     let part = { (c: Int) in
       let lo = c * chunk, n = min(chunk, rows - lo)
-      wn_row_dots_f32(x + lo * dim, n, dim, dim, v, 1, out + lo, 1)
+      Kernels.rowDots(
+        x + lo * dim, rows: n, k: dim, ldx: dim, directions: v, groups: 1, into: out + lo, ldo: 1)
     }
     if chunks <= 1 {
       part(0)

@@ -1,4 +1,3 @@
-import CWinnowKernels
 import Dispatch
 
 extension DenseProjector {
@@ -11,7 +10,7 @@ extension DenseProjector {
   }
 
   func checkFinite(_ x: UnsafePointer<Float>, rows: Int, length: Int) throws {
-    for r in 0..<rows where wn_count_nonfinite(x + r * length, length) > 0 {
+    for r in 0..<rows where Kernels.countNonFinite(x + r * length, count: length) > 0 {
       throw WinnowError(.nonFinite, "gradient row \(r) holds NaN or infinity")
     }
   }
@@ -21,7 +20,7 @@ extension DenseProjector {
   /// column `d0` of `X` (global index) and its leading dimension, for a panel
   /// of `n` columns starting at `d0`.
   ///
-  /// The sums are `wn_panel_accumulate`'s fixed-order chains, carried in an
+  /// The sums are `Kernels.panelAccumulate`'s fixed-order chains, carried in an
   /// unscaled `rows × k` accumulator across panels and sub-panels, then
   /// scaled once: each feature is the same sequence of operations whatever
   /// the rows around it, the panel size (memory budget), the thread count or
@@ -76,7 +75,9 @@ extension DenseProjector {
     let body = { (i: Int) in
       let c0 = i * per, c1 = min(k, c0 + per)
       guard c0 < c1 else { return }
-      wn_panel_accumulate(a, lda, rows, width, panel, k, c0, c1, t, k, isa)
+      Kernels.panelAccumulate(
+        a, ldx: lda, rows: rows, n: width, panel: panel, ldp: k, columns: c0..<c1, into: t, ldt: k,
+        isa: isa)
     }
     if threads == 1 {
       body(0)

@@ -1,4 +1,3 @@
-import CWinnowKernels
 import Synchronization
 #if canImport(FoundationEssentials)
   import FoundationEssentials
@@ -20,7 +19,7 @@ import Synchronization
 /// `P` is cached whole when `D·k·4` bytes fit `memoryBudget`; otherwise row
 /// panels of `P` that fit the budget are generated on the fly and accumulated,
 /// so memory stays bounded for any `D` (LoRA-sized `D` in the millions
-/// included). The multiply is a fixed-order kernel (`wn_panel_accumulate`,
+/// included). The multiply is a fixed-order kernel (`Kernels.panelAccumulate`,
 /// fused multiply-adds in input order), not sgemm, so the features are the
 /// same bytes for any row blocking, memory budget, thread count and
 /// instruction set; pieces summed with `accumulate` agree with the whole up
@@ -146,9 +145,9 @@ public final class DenseProjector: @unchecked Sendable {
       // Called under the lock, one sub-panel of at most `chunk` columns.
       let buf = halfStorage.reserve(rows * n)
       for r in 0..<rows {
-        wn_f16_to_f32(x + r * length + (d0 - offset), buf + r * n, n)
+        Kernels.halfToFloat(x + r * length + (d0 - offset), into: buf + r * n, count: n)
       }
-      let bad = wn_count_nonfinite(buf, rows * n)
+      let bad = Kernels.countNonFinite(buf, count: rows * n)
       if bad > 0 {
         throw WinnowError(.nonFinite, "half-precision gradients hold \(bad) NaN or infinite values")
       }

@@ -1,4 +1,3 @@
-import CWinnowKernels
 import Dispatch
 
 /// The counter-based random matrix behind every projection.
@@ -49,12 +48,9 @@ public struct RandomMatrix: Hashable, Sendable {
     into out: UnsafeMutablePointer<Float>, ld: Int
   ) {
     let (r0, c0) = (UInt64(rows.lowerBound), UInt64(cols.lowerBound))
-    switch kind {
-    case .rademacher:
-      wn_fill_rademacher(seed, r0, rows.count, c0, cols.count, scale, out, ld)
-    case .gaussian:
-      wn_fill_gaussian(seed, r0, rows.count, c0, cols.count, scale, out, ld)
-    }
+    Kernels.fill(
+      kind, seed: seed, row0: r0, rows: rows.count, col0: c0, cols: cols.count, scale: scale,
+      into: out, ld: ld)
   }
 
   /// The unscaled entries of a block, row-major `rows.count × cols.count`.

@@ -1,4 +1,3 @@
-import CWinnowKernels
 import Dispatch
 #if canImport(FoundationEssentials)
   import FoundationEssentials
@@ -41,7 +40,7 @@ public final class SparseProjector: @unchecked Sendable {
   let scale: Float
 
   /// The largest `s` the kernel accepts.
-  public static var maxNonzeros: Int { wn_sjlt_max_nnz() }
+  public static var maxNonzeros: Int { Kernels.sparseJLMaxNonzeros }
 
   /// Creates the map from `D` to `k` dimensions with `s` nonzeros a coordinate.
   ///
@@ -87,9 +86,10 @@ public final class SparseProjector: @unchecked Sendable {
   ) throws {
     try checkPiece(rows: rows, offset: offset, length: length)
     try run(rows: rows, length: length, out: out, accumulate: accumulate) { r0, g, c0, w, o, work in
-      wn_sjlt_f32(
-        self.seed, self.nonzeros, self.outputDim, self.scale, UInt64(offset + c0), w,
-        x + r0 * length + c0, g, length, o, self.outputDim, work)
+      Kernels.sparseJL(
+        seed: self.seed, nonzeros: self.nonzeros, k: self.outputDim, scale: self.scale,
+        col0: UInt64(offset + c0), length: w, x + r0 * length + c0, rows: g, ldx: length,
+        into: o, ldo: self.outputDim, work: work)
     }
   }
 
@@ -102,9 +102,10 @@ public final class SparseProjector: @unchecked Sendable {
     let length = length ?? inputDim - offset
     try checkPiece(rows: rows, offset: offset, length: length)
     try run(rows: rows, length: length, out: out, accumulate: accumulate) { r0, g, c0, w, o, work in
-      wn_sjlt_f16(
-        self.seed, self.nonzeros, self.outputDim, self.scale, UInt64(offset + c0), w,
-        x + r0 * length + c0, g, length, o, self.outputDim, work)
+      Kernels.sparseJL(
+        seed: self.seed, nonzeros: self.nonzeros, k: self.outputDim, scale: self.scale,
+        col0: UInt64(offset + c0), length: w, x + r0 * length + c0, rows: g, ldx: length,
+        into: o, ldo: self.outputDim, work: work)
     }
   }
 
@@ -151,7 +152,7 @@ public final class SparseProjector: @unchecked Sendable {
     let segments = (length + span - 1) / span
     let items = (rows + group - 1) / group * segments
     let wave = min(items, max(1, threads) * 2)
-    let workFloats = wn_sjlt_work_floats(k)
+    let workFloats = Kernels.sparseJLWorkFloats(k: k)
     // Scratch: per concurrent item, a partial (8 × k) and the kernel's work
     // area (≈ 8·k + 64 Ki floats); checked, since a huge k must fail cleanly.
     let partials = try Self.scratch(floats: wave * group * k, for: "partial features")
@@ -180,7 +181,7 @@ public final class SparseProjector: @unchecked Sendable {
       }
       first += count
     }
-    for r in 0..<rows where wn_count_nonfinite(out + r * k, k) > 0 {
+    for r in 0..<rows where Kernels.countNonFinite(out + r * k, count: k) > 0 {
       throw WinnowError(
         .nonFinite, "gradient row \(r) holds NaN or infinity (its sparse JL features are not finite)")
     }

@@ -1,4 +1,3 @@
-import CWinnowKernels
 
 /// The LESS training-sample feature: one simulated Adam step (DESIGN §2.2).
 ///
@@ -52,7 +51,7 @@ public struct AdamFeatureTransform: Sendable, Hashable {
       throw WinnowError(
         .nonFinite, "Adam moments at index \(j): m = \(m[j]), v = \(v[j]) (need finite, v ≥ 0)")
     }
-    for r in 0..<rows where wn_count_nonfinite(gradients + r * dim, dim) != 0 {
+    for r in 0..<rows where Kernels.countNonFinite(gradients + r * dim, count: dim) != 0 {
       throw WinnowError(.nonFinite, "gradient row \(r) holds NaN or infinity")
     }
     let (b1, b2, eps) = (beta1, beta2, epsilon)

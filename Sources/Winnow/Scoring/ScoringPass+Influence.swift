@@ -1,4 +1,3 @@
-import CWinnowKernels
 
 extension ScoringPass {
   /// `(ΦᵀΦ + λI)⁻¹ dᵀ` for checkpoint `c`'s directions `d` (`G × k`), returned
@@ -95,7 +94,7 @@ extension ScoringPass {
       for start in stride(from: 0, to: plan.rowCount, by: plan.blockRows) {
         let rows = start..<min(start + plan.blockRows, plan.rowCount)
         try withTrainBlock(c, rows) { block in
-          for i in 0..<rows.count where wn_count_nonfinite(block + i * k, k) != 0 {
+          for i in 0..<rows.count where Kernels.countNonFinite(block + i * k, count: k) != 0 {
             excludedRows.insert(start + i)
           }
         }
@@ -110,7 +109,7 @@ extension ScoringPass {
     firstRow: Int, checkpoint c: Int
   ) throws {
     let bad = (0..<rows).filter {
-      wn_count_nonfinite(a + $0 * k, k) != 0 || excludedRows.contains(firstRow + $0)
+      Kernels.countNonFinite(a + $0 * k, count: k) != 0 || excludedRows.contains(firstRow + $0)
     }
     if bad.isEmpty {
       try BLAS.ssyrkTransposed(n: k, k: rows, alpha: 1, a: a, lda: k, beta: 1, c: g, ldc: k)

@@ -1,4 +1,3 @@
-import CWinnowKernels
 
 extension ScoringPass {
   /// The pass over the pool: per block and checkpoint the dot products of the
@@ -52,7 +51,7 @@ extension ScoringPass {
     try withTrainBlock(c, rows) { block in
       // Cache-sized slices: each slice's norms and its dot products read the
       // same rows while they are in cache, so the pass reads memory once.
-      // The dot products are in a fixed order per row (`wn_row_dots_f32`),
+      // The dot products are in a fixed order per row (`Kernels.rowDots`),
       // so a row scores the same in any block, shard, thread or machine.
       let slice = Self.sliceRows(k: k)
       for s0 in stride(from: 0, to: b, by: slice) {
@@ -60,7 +59,9 @@ extension ScoringPass {
         part.withUnsafeMutableBufferPointer { p in
           directions.withUnsafeBufferPointer { d in
             guard let p = p.baseAddress, let d = d.baseAddress else { return }
-            wn_row_dots_f32(block + s0 * k, m, k, k, d, groups, p + s0 * groups, groups)
+            Kernels.rowDots(
+              block + s0 * k, rows: m, k: k, ldx: k, directions: d, groups: groups,
+              into: p + s0 * groups, ldo: groups)
           }
         }
         for i in s0..<s0 + m {
@@ -94,7 +95,7 @@ extension ScoringPass {
     // A non-finite feature always makes its scores non-finite (OpenBLAS
     // kernels multiply every term), so only such rows need the exact test.
     let suspect = !scale[i].isFinite || part[(i * groups)..<((i + 1) * groups)].contains { !$0.isFinite }
-    if suspect, wn_count_nonfinite(row, k) != 0 {
+    if suspect, Kernels.countNonFinite(row, count: k) != 0 {
       guard plan.skipNonFinite else { throw nonFiniteRow(rows.lowerBound + i, checkpoint: c) }
       excluded[i] = true
       scale[i] = 0
@@ -104,7 +105,7 @@ extension ScoringPass {
   /// `1/‖x‖` for a length-`k` row, 0 for a zero row (LESS's convention),
   /// NaN when the row is not finite.
   private func inverseNorm(_ x: UnsafePointer<Float>, _ k: Int) throws -> Float {
-    var ss = Double(wn_dot_f32(x, x, k))
+    var ss = Double(Kernels.dot(x, x, count: k))
     if ss.isInfinite {  // a finite row whose squares overflow Float
       ss = Double(try BLAS.snrm2(n: k, x))
       ss *= ss

@@ -1,4 +1,3 @@
-import CWinnowKernels
 
 /// The state of one `Scorer.score` call: the plan, the sources, the scratch
 /// buffer and the progress count. A class, so block closures can read the

@@ -114,7 +114,7 @@ public final class FeatureStore: FeatureSource, @unchecked Sendable {
   ) throws -> NPYArray {
     let role = name == shard.features ? "features" : "ids"
     let what = "shard \(shard.features) \(role)"
-    let path = try NPYSyscalls.resolveInside(directory.path, name, what: what)
+    let path = try Syscalls.resolveInside(directory.path, name, what: what)
     if verify {
       let want = name == shard.features ? shard.featuresSHA256 : shard.idsSHA256
       let got: String

@@ -88,8 +88,8 @@ struct FeatureStoreManifest: Codable, Hashable {
     let url = directory.appendingPathComponent(fileName)
     let data: Data
     do {
-      let path = try NPYSyscalls.resolveInside(directory.path, fileName, what: "the store manifest")
-      data = Data(try NPYSyscalls.readWholeFile(path, limit: byteLimit))
+      let path = try Syscalls.resolveInside(directory.path, fileName, what: "the store manifest")
+      data = Data(try Syscalls.readWholeFile(path, limit: byteLimit))
     } catch let error as WinnowError {
       throw WinnowError(.io, "\(url.path): cannot read the feature store manifest: \(error.message)")
     }
@@ -122,29 +122,29 @@ struct FeatureStoreManifest: Codable, Hashable {
   }
 }
 
-/// Whole-file atomic replacement through `NPYSyscalls`.
+/// Whole-file atomic replacement through `Syscalls`.
 enum AtomicFile {
   /// Writes `data` to a temporary beside `url`, fsyncs it, renames it onto
   /// `url` and fsyncs the directory.
   static func write(_ data: Data, to url: URL) throws {
-    let temporary = "\(url.path).tmp-\(NPYSyscalls.processID)-\(UInt32.random(in: 0...UInt32.max))"
-    let (fd, error) = NPYSyscalls.createExclusive(temporary)
+    let temporary = "\(url.path).tmp-\(Syscalls.processID)-\(UInt32.random(in: 0...UInt32.max))"
+    let (fd, error) = Syscalls.createExclusive(temporary)
     guard fd >= 0 else {
-      throw WinnowError(.io, "\(temporary): cannot create: \(NPYSyscalls.describe(error))")
+      throw WinnowError(.io, "\(temporary): cannot create: \(Syscalls.describe(error))")
     }
     do {
       try data.withUnsafeBytes { bytes in
         guard let base = bytes.baseAddress else { return }
-        try NPYSyscalls.writeAll(fd, base, count: bytes.count, at: 0, path: temporary)
+        try Syscalls.writeAll(fd, base, count: bytes.count, at: 0, path: temporary)
       }
-      try NPYSyscalls.sync(fd, path: temporary)
-      try NPYSyscalls.closeChecked(fd, path: temporary)
+      try Syscalls.sync(fd, path: temporary)
+      try Syscalls.closeChecked(fd, path: temporary)
     } catch {
-      NPYSyscalls.closeQuietly(fd)
-      NPYSyscalls.remove(temporary)
+      Syscalls.closeQuietly(fd)
+      Syscalls.remove(temporary)
       throw error
     }
-    try NPYSyscalls.renameAtomically(temporary, to: url.path)
-    try NPYSyscalls.syncDirectory(url.deletingLastPathComponent().path)
+    try Syscalls.renameAtomically(temporary, to: url.path)
+    try Syscalls.syncDirectory(url.deletingLastPathComponent().path)
   }
 }

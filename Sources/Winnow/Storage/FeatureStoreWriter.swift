@@ -117,7 +117,7 @@ public final class FeatureStoreWriter {
     for (i, shard) in manifest.shards.enumerated() {
       for (role, name) in [("features", shard.features), ("ids", shard.ids)] {
         let what = "shard \(shard.features) \(role)"
-        let path = try NPYSyscalls.resolveInside(directory.path, name, what: what)
+        let path = try Syscalls.resolveInside(directory.path, name, what: what)
         let array = try NPYArray(contentsOf: URL(fileURLWithPath: path))
         let (dtype, shape) = role == "ids" ? ("<i8", [shard.rows]) : (meta.dtype, [shard.rows, meta.k])
         guard array.dtype.rawValue == dtype, array.shape == shape else {
@@ -147,7 +147,7 @@ public final class FeatureStoreWriter {
     let listed = Set(manifest.shards.flatMap { [$0.features, $0.ids] })
     let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
     for name in names where name.contains(".tmp-") || (name.hasPrefix("shard-") && !listed.contains(name)) {
-      NPYSyscalls.remove(directory.appendingPathComponent(name).path)
+      Syscalls.remove(directory.appendingPathComponent(name).path)
     }
   }
 

@@ -60,7 +60,7 @@ final class HashingRead: @unchecked Sendable {
     DispatchQueue.concurrentPerform(iterations: 2) { _ in
       job.work { j in
         let lo = j * job.chunk, n = min(job.chunk, range.count - lo)
-        try NPYSyscalls.readAll(fd, into: out + lo, count: n, at: range.lowerBound + lo, path: path)
+        try Syscalls.readAll(fd, into: out + lo, count: n, at: range.lowerBound + lo, path: path)
       } hash: { j in
         let lo = j * job.chunk, n = min(job.chunk, range.count - lo)
         try checksum.advance(

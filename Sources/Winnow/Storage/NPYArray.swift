@@ -1,4 +1,3 @@
-import CWinnowKernels
 #if canImport(FoundationEssentials)
   import FoundationEssentials
 #else
@@ -55,17 +54,17 @@ public final class NPYArray: @unchecked Sendable {
   ///   format version, Fortran order, big-endian data or another dtype.
   public init(contentsOf url: URL) throws {
     let path = url.path
-    let (fd, size) = try NPYSyscalls.openForReading(path)
-    defer { NPYSyscalls.closeQuietly(fd) }  // the mapping outlives the descriptor
+    let (fd, size) = try Syscalls.openForReading(path)
+    defer { Syscalls.closeQuietly(fd) }  // the mapping outlives the descriptor
     guard size > 0 else {
       throw WinnowError(.format, "\(path): not a .npy file: the file is empty")
     }
-    let mapping = try NPYSyscalls.mapReadOnly(fd, length: size, path: path)
+    let mapping = try Syscalls.mapReadOnly(fd, length: size, path: path)
     let header: NPYHeader
     do {
       header = try NPYHeader.parse(UnsafeRawBufferPointer(start: mapping, count: size), path: path)
     } catch {
-      NPYSyscalls.unmap(mapping, length: size)
+      Syscalls.unmap(mapping, length: size)
       throw error
     }
     self.url = url
@@ -85,7 +84,7 @@ public final class NPYArray: @unchecked Sendable {
   }
 
   deinit {
-    NPYSyscalls.unmap(mapping, length: mappedLength)
+    Syscalls.unmap(mapping, length: mappedLength)
   }
 
   /// Address of the first element.
@@ -209,13 +208,13 @@ public final class NPYArray: @unchecked Sendable {
     let lower = max(0, min(rows.lowerBound, rowCount))
     let upper = max(lower, min(rows.upperBound, rowCount))
     let rowBytes = rowLength * dtype.itemSize
-    let page = NPYSyscalls.pageSize
+    let page = Syscalls.pageSize
     let start = header.dataOffset + lower * rowBytes, end = header.dataOffset + upper * rowBytes
     // Offsets are file offsets, and the mapping starts at offset 0, which is page-aligned.
     let alignedStart = (start + page - 1) / page * page
     let alignedEnd = end / page * page
     guard alignedEnd > alignedStart else { return }
-    NPYSyscalls.dropPages(mapping + alignedStart, length: alignedEnd - alignedStart)
+    Syscalls.dropPages(mapping + alignedStart, length: alignedEnd - alignedStart)
   }
 }
 
@@ -228,7 +227,7 @@ extension NPYArray {
   static func convertHalves(from source: UnsafeRawPointer, count: Int,
                             into out: UnsafeMutablePointer<Float>) {
     if Int(bitPattern: source) % 2 == 0 {
-      wn_f16_to_f32(source.assumingMemoryBound(to: UInt16.self), out, count)
+      Kernels.halfToFloat(source.assumingMemoryBound(to: UInt16.self), into: out, count: count)
       return
     }
     // The C kernel reads uint16_t, so copy misaligned data (only possible with
@@ -239,7 +238,7 @@ extension NPYArray {
       while done < count {
         let n = min(scratchCount, count - done)
         UnsafeMutableRawPointer(scratchBase).copyMemory(from: source + done * 2, byteCount: n * 2)
-        wn_f16_to_f32(scratchBase, out + done, n)
+        Kernels.halfToFloat(scratchBase, into: out + done, count: n)
         done += n
       }
     }

@@ -1,4 +1,3 @@
-import CWinnowKernels
 #if canImport(FoundationEssentials)
   import FoundationEssentials
 #else
@@ -150,16 +149,16 @@ public final class NPYWriter {
   }
 
   private static func createTemporary(for url: URL, in directory: String) throws -> (String, Int32) {
-    let pid = NPYSyscalls.processID
+    let pid = Syscalls.processID
     // Retry on the (unlikely) name clash: O_EXCL never reuses another writer's file.
     for _ in 0..<8 {
       let random = String(UInt64.random(in: 0...UInt64.max), radix: 16)
       let path = "\(url.path).tmp-\(pid)-\(random)"
-      let (fd, error) = NPYSyscalls.createExclusive(path)
+      let (fd, error) = Syscalls.createExclusive(path)
       if fd >= 0 { return (path, fd) }
       if error != EEXIST {
         throw WinnowError(.io,
-          "\(directory): cannot create a temporary file for \(url.lastPathComponent) in this directory: \(NPYSyscalls.describe(error))")
+          "\(directory): cannot create a temporary file for \(url.lastPathComponent) in this directory: \(Syscalls.describe(error))")
       }
     }
     throw WinnowError(.io, "\(directory): cannot find a free temporary name for \(url.lastPathComponent)")
@@ -184,7 +183,8 @@ public final class NPYWriter {
       while done < floats.count {
         if buffered == NPYWriter.bufferSize { try flush() }
         let n = min(floats.count - done, (NPYWriter.bufferSize - buffered) / 2)
-        wn_f32_to_f16(source + done, (buffer + buffered).assumingMemoryBound(to: UInt16.self), n)
+        Kernels.floatToHalf(
+          source + done, into: (buffer + buffered).assumingMemoryBound(to: UInt16.self), count: n)
         buffered += n * 2
         done += n
       }
@@ -266,7 +266,7 @@ public final class NPYWriter {
 
   private func writeThrough(_ bytes: UnsafeRawPointer, count: Int) throws {
     do {
-      try NPYSyscalls.writeAll(fd, bytes, count: count, at: headerLength + fileBytes, path: temporaryPath)
+      try Syscalls.writeAll(fd, bytes, count: count, at: headerLength + fileBytes, path: temporaryPath)
       hash.update(UnsafeRawBufferPointer(start: bytes, count: count))
       fileBytes += count
     } catch {
@@ -287,7 +287,7 @@ public final class NPYWriter {
   private func writeHeader(_ header: [UInt8]) throws {
     try header.withUnsafeBytes { bytes in
       guard let base = bytes.baseAddress else { return }
-      try NPYSyscalls.writeAll(fd, base, count: bytes.count, at: 0, path: temporaryPath)
+      try Syscalls.writeAll(fd, base, count: bytes.count, at: 0, path: temporaryPath)
     }
   }
 
@@ -324,14 +324,14 @@ public final class NPYWriter {
       let streamed = rowCount == provisionalRows
       if !streamed { try writeHeader(header) }
       let digest = streamed ? try hash.finalizeHex() : nil
-      try NPYSyscalls.sync(fd, path: temporaryPath)
+      try Syscalls.sync(fd, path: temporaryPath)
       let closing = fd
       fd = -1
-      try NPYSyscalls.closeChecked(closing, path: temporaryPath)
-      try NPYSyscalls.renameAtomically(temporaryPath, to: url.path)
+      try Syscalls.closeChecked(closing, path: temporaryPath)
+      try Syscalls.renameAtomically(temporaryPath, to: url.path)
       state = .finalized
       checksum = digest
-      try NPYSyscalls.syncDirectory(url.deletingLastPathComponent().path)
+      try Syscalls.syncDirectory(url.deletingLastPathComponent().path)
     } catch {
       if state == .open { discard(.failed) }
       throw error
@@ -347,9 +347,9 @@ public final class NPYWriter {
 
   /// Closes and removes the temporary file and moves to `newState`.
   private func discard(_ newState: State) {
-    if fd >= 0 { NPYSyscalls.closeQuietly(fd) }
+    if fd >= 0 { Syscalls.closeQuietly(fd) }
     fd = -1
-    NPYSyscalls.remove(temporaryPath)
+    Syscalls.remove(temporaryPath)
     buffered = 0
     state = newState
   }

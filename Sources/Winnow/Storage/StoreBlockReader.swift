@@ -26,7 +26,7 @@ final class StoreBlockReader: Sendable {
 
   deinit {
     descriptors.withLock { open in
-      for fd in open.compactMap({ $0 }) { NPYSyscalls.closeQuietly(fd) }
+      for fd in open.compactMap({ $0 }) { Syscalls.closeQuietly(fd) }
     }
   }
 
@@ -43,15 +43,15 @@ final class StoreBlockReader: Sendable {
     if let checksum {
       try HashingRead.run(fd: fd, path: paths[shard], range: range, into: out, checksum: checksum)
     } else {
-      try NPYSyscalls.readAll(fd, into: out, count: range.count, at: range.lowerBound, path: paths[shard])
+      try Syscalls.readAll(fd, into: out, count: range.count, at: range.lowerBound, path: paths[shard])
     }
-    NPYSyscalls.prefetch(fd, offset: range.upperBound, length: range.count)
+    Syscalls.prefetch(fd, offset: range.upperBound, length: range.count)
   }
 
   private func descriptor(_ shard: Int) throws -> Int32 {
     try descriptors.withLock { open in
       if let fd = open[shard] { return fd }
-      let (fd, _) = try NPYSyscalls.openForReading(paths[shard])
+      let (fd, _) = try Syscalls.openForReading(paths[shard])
       open[shard] = fd
       return fd
     }

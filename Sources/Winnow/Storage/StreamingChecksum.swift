@@ -87,10 +87,10 @@ final class StreamingChecksum: @unchecked Sendable {
 
   private func prefetch(after end: Int, length: Int) {
     guard let base = bytes.baseAddress, end < bytes.count else { return }
-    let page = NPYSyscalls.pageSize
+    let page = Syscalls.pageSize
     let start = end / page * page
     let stop = min(bytes.count, end + length)
-    if stop > start { NPYSyscalls.prefetch(base + start, length: stop - start) }
+    if stop > start { Syscalls.prefetch(base + start, length: stop - start) }
   }
 
   /// Runs `work` and hashes `checksum` up to `end` at the same time (on two

@@ -1,7 +1,3 @@
-#if canImport(Glibc)
-  import Glibc
-#endif
-
 /// Checked arithmetic for every size, count and offset that comes from
 /// outside the library (C callers, `.npy` headers, command-line options).
 ///
@@ -87,21 +83,15 @@ package enum CheckedSize {
 
   /// The largest feasible allocation and where that bound comes from.
   package static var limit: (bytes: Int, source: String) {
-    let pages = sysconf(Int32(_SC_PHYS_PAGES)), pageSize = sysconf(Int32(_SC_PAGESIZE))
     var best = (Int.max, "the address space")
-    if pages > 0, pageSize > 0 {
-      let (physical, o) = pages.multipliedReportingOverflow(by: pageSize)
-      if !o { best = (physical, "the physical memory of this machine") }
+    if let physical = Syscalls.physicalMemory {
+      best = (physical, "the physical memory of this machine")
     }
     if let cgroup = cgroupLimit, cgroup < best.0 {
       best = (cgroup, "the memory limit of this container (cgroup memory.max)")
     }
-    var rl = rlimit()
-    // RLIM_INFINITY is all ones (Glibc's macro does not import).
-    if getrlimit(__rlimit_resource_t(RLIMIT_AS.rawValue), &rl) == 0, rl.rlim_cur != rlim_t.max,
-      rl.rlim_cur < UInt(best.0)
-    {
-      best = (Int(rl.rlim_cur), "the address-space limit of this process (RLIMIT_AS, ulimit -v)")
+    if let addressSpace = Syscalls.addressSpaceLimit, addressSpace < UInt64(best.0) {
+      best = (Int(addressSpace), "the address-space limit of this process (RLIMIT_AS, ulimit -v)")
     }
     return best
   }
@@ -110,12 +100,10 @@ package enum CheckedSize {
   /// past it the kernel kills the process instead of failing an allocation.
   /// `nil` when there is none (`max`) or it cannot be read.
   static let cgroupLimit: Int? = {
-    let fd = open("/sys/fs/cgroup/memory.max", O_RDONLY)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var buffer = [UInt8](repeating: 0, count: 32)
-    let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-    let text = String(decoding: buffer[0..<max(0, n)], as: UTF8.self)
+    guard let bytes = Syscalls.readProcFile("/sys/fs/cgroup/memory.max", limit: 32) else {
+      return nil
+    }
+    let text = String(decoding: bytes, as: UTF8.self)
     return Int(text.prefix(while: \.isNumber))  // "max" is no limit
   }()
 

@@ -63,7 +63,7 @@ public func wn_select_step_factors(
       target: p, tokens: targetTokens, layerCount, layerIDs, targetInputs, targetOutputGradients)
     let (f, t) = (try batch.features(p), try target.features(p))
     try step(f, batch.tokenCounts.count, p.featureDim, t, keep, stepSize, outIndices, outWeights, capacity) {
-      try SelectionEngine.selectStep(
+      try StepSelection.select(
         features: $0, rows: batch.tokenCounts.count, dim: p.featureDim, target: $1, keep: keep,
         stepSize: stepSize)
     }
@@ -95,7 +95,7 @@ public func wn_engine_select_step_factors(
       target: p, tokens: targetTokens, layerCount, layerIDs, targetInputs, targetOutputGradients)
     let (f, t) = (try batch.features(p), try target.features(p))
     try step(f, batch.tokenCounts.count, p.featureDim, t, keep, stepSize, outIndices, outWeights, capacity) {
-      try e.selectStep(
+      try StepSelection.select(
         features: $0, rows: batch.tokenCounts.count, dim: p.featureDim, target: $1, keep: keep,
         stepSize: stepSize)
     }

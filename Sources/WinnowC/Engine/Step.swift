@@ -11,7 +11,7 @@ public func wn_select_step(
 ) -> Int32 {
   status {
     try step(features, rows, dim, target, keep, stepSize, outIndices, outWeights, capacity) {
-      try SelectionEngine.selectStep(
+      try StepSelection.select(
         features: $0, rows: rows, dim: dim, target: $1, keep: keep, stepSize: stepSize)
     }
   }
@@ -26,7 +26,13 @@ public func wn_engine_select_step(
 ) -> Int32 {
   onEngine(engine) { e in
     try step(features, rows, dim, target, keep, stepSize, outIndices, outWeights, capacity) {
-      try e.selectStep(features: $0, rows: rows, dim: dim, target: $1, keep: keep, stepSize: stepSize)
+      // Step mode needs no engine state: only the engine's feature dim.
+      guard dim == e.featureDim else {
+        throw WinnowError(
+          .shapeMismatch, "step features have dim \(dim), the engine expects \(e.featureDim)")
+      }
+      return try StepSelection.select(
+        features: $0, rows: rows, dim: dim, target: $1, keep: keep, stepSize: stepSize)
     }
   }
 }

@@ -6,12 +6,14 @@ import Musl
 import Darwin
 #endif
 
-/// The one door from the `.npy` layer to the C library.
+/// The one door from the library to the system calls.
 ///
-/// Every `open`, `mmap`, `pwrite`, `fsync` and `rename` of the storage code goes
-/// through here, so the unsafe edge sits in one place and each failure becomes
-/// a `WinnowError` naming the path and the `errno` text.
-enum NPYSyscalls {
+/// Every `open`, `read`, `mmap`, `pwrite`, `fsync` and `rename` of the library
+/// goes through here (storage, imports, checksums, the audit log, the memory
+/// probes), so the unsafe edge sits in one place and each failure becomes a
+/// `WinnowError` naming the path and the `errno` text. Files opened for
+/// reading are refused unless regular (`openForReading`).
+enum Syscalls {
   /// The `strerror` text for `code` (defaults to the current `errno`).
   static func describe(_ code: Int32 = errno) -> String {
     String(cString: strerror(code))
@@ -22,6 +24,28 @@ enum NPYSyscalls {
     let size = sysconf(Int32(_SC_PAGESIZE))
     return size > 0 ? Int(size) : 4096
   }()
+
+  /// The physical memory of this machine in bytes, or nil when unknown.
+  ///
+  /// The corresponding C function is `sysconf` (`_SC_PHYS_PAGES`).
+  static var physicalMemory: Int? {
+    let pages = sysconf(Int32(_SC_PHYS_PAGES)), size = sysconf(Int32(_SC_PAGESIZE))
+    guard pages > 0, size > 0 else { return nil }
+    let (bytes, overflow) = pages.multipliedReportingOverflow(by: size)
+    return overflow ? nil : bytes
+  }
+
+  /// The soft limit on this process's address space (RLIMIT_AS, `ulimit
+  /// -v`) in bytes, or nil when there is none or it cannot be read.
+  ///
+  /// The corresponding C function is `getrlimit`.
+  static var addressSpaceLimit: UInt64? {
+    var rl = rlimit()
+    // RLIM_INFINITY is all ones (Glibc's macro does not import).
+    guard getrlimit(__rlimit_resource_t(RLIMIT_AS.rawValue), &rl) == 0, rl.rlim_cur != rlim_t.max
+    else { return nil }
+    return UInt64(rl.rlim_cur)
+  }
 
   // MARK: - Reading
 
@@ -80,6 +104,36 @@ enum NPYSyscalls {
       }
       done += n
     }
+  }
+
+  /// Reads up to `buffer.count` bytes at the current offset of `fd`,
+  /// retrying `EINTR`; 0 at the end of the file.
+  ///
+  /// The corresponding C function is `read`.
+  /// - Throws: `.io` naming `path`, with the `errno` text, on an error.
+  static func readSome(
+    _ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, path: String
+  ) throws -> Int {
+    while true {
+      let n = read(fd, buffer.baseAddress, buffer.count)
+      if n >= 0 { return n }
+      if errno == EINTR { continue }
+      throw WinnowError(.io, "\(path): read failed: \(describe())")
+    }
+  }
+
+  /// The first bytes (at most `limit`) of a kernel-provided file such as
+  /// `/proc/self/statm` or `/sys/fs/cgroup/memory.max`, from one `read`; nil
+  /// when it cannot be opened or read. Such files report a size of 0, so
+  /// they are not opened through `openForReading`.
+  static func readProcFile(_ path: String, limit: Int) -> [UInt8]? {
+    let fd = retryingEINTR { open(path, O_RDONLY | O_CLOEXEC) }
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var buffer = [UInt8](repeating: 0, count: limit)
+    let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+    guard n > 0 else { return nil }
+    return Array(buffer[0..<n])
   }
 
   /// What a non-regular file is, for error messages.
@@ -190,6 +244,38 @@ enum NPYSyscalls {
   static func createExclusive(_ path: String) -> (fd: Int32, errno: Int32) {
     let fd = retryingEINTR { open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644) }
     return (fd, fd < 0 ? errno : 0)
+  }
+
+  /// Opens `path` for appending, creating it (mode 0666 less the umask) when
+  /// missing; any kind of file is accepted (a log may go to `/dev/stderr`).
+  ///
+  /// The corresponding C function is `open` with `O_APPEND | O_CREAT`.
+  /// - Throws: `.io` naming `path` and `what`, with the `errno` text.
+  static func openForAppending(_ path: String, what: String) throws -> Int32 {
+    let fd = retryingEINTR { open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o666) }
+    guard fd >= 0 else {
+      throw WinnowError(.io, "\(path): cannot open \(what) for appending: \(describe())")
+    }
+    return fd
+  }
+
+  /// Appends all `count` bytes to `fd` (opened by `openForAppending`),
+  /// retrying short writes and `EINTR`.
+  ///
+  /// The corresponding C function is `write`.
+  static func appendAll(_ fd: Int32, _ bytes: UnsafeRawPointer, count: Int, path: String) throws {
+    var done = 0
+    while done < count {
+      let n = write(fd, bytes + done, count - done)
+      if n < 0 {
+        if errno == EINTR { continue }
+        throw WinnowError(.io, "\(path): write failed: \(describe())")
+      }
+      guard n > 0 else {
+        throw WinnowError(.io, "\(path): write made no progress")
+      }
+      done += n
+    }
   }
 
   /// Writes all `count` bytes at `offset`, retrying short writes and `EINTR`.
