@@ -4,7 +4,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := libopenblas-dev liblapacke-dev libssl-dev
+APT_PACKAGES := libopenblas-dev liblapacke-dev libssl-dev libxxhash-dev
 PYTHON ?= python3
 SWIFT_FLAGS ?=
 RELEASE_BIN = $(shell swift build -c release --show-bin-path)

@@ -23,7 +23,7 @@ let package = Package(
     // MARK: - Public API
     .target(
       name: "Winnow",
-      dependencies: ["COpenBLAS", "CCrypto", "CWinnowKernels"]
+      dependencies: ["COpenBLAS", "CCrypto", "CXXHash", "CWinnowKernels"]
     ),
     // The C ABI: Swift `@c @implementation` functions type-checked against
     // the hand-written header in Sources/WinnowC/include/winnow.h.
@@ -54,6 +54,9 @@ let package = Package(
     ),
     // The one door to libcrypto (OpenSSL 3): SHA-256 for manifest checksums.
     .systemLibrary(name: "CCrypto", providers: [.apt(["libssl-dev"])]),
+    // xxHash (header only, inlined): XXH3-128 store checksums, verified at
+    // the speed of a read (SHA-256 is kept beside it for audits and old stores).
+    .systemLibrary(name: "CXXHash", providers: [.apt(["libxxhash-dev"])]),
     // winnow.h as a Clang module, so that WinnowC can implement it.
     .systemLibrary(name: "CWinnowABI", path: "Sources/WinnowC/include"),
     // Hot element-wise kernels (counter RNG panel fills, fp16 conversion),

@@ -91,11 +91,70 @@ import Testing
       directory: dir, metadata: store.metadata, shardRows: 5, expectedInputRows: 12)
     try rows.withUnsafeBufferPointer { try w.append(features: $0, ids: (0..<12).map { Int64($0 * 3 + 1) }) }
     try w.close()
-    for name in try FileManager.default.contentsOfDirectory(atPath: fixture.path) {
+    for name in try FileManager.default.contentsOfDirectory(atPath: fixture.path) where name != "manifest.json" {
       #expect(
         try Data(contentsOf: dir.appendingPathComponent(name)) == Data(contentsOf: fixture.appendingPathComponent(name)),
         "\(name)")
     }
+    // The manifest now records XXH3-128 beside each SHA-256; without them it is the old one.
+    var rewritten = try FeatureStoreManifest.load(from: dir)
+    for (i, shard) in rewritten.shards.enumerated() {
+      #expect(shard.featuresXXH3 == (try XXH3Vectors.file(dir.appendingPathComponent(shard.features))))
+      #expect(shard.idsXXH3 == (try XXH3Vectors.file(dir.appendingPathComponent(shard.ids))))
+      rewritten.shards[i].featuresXXH3 = nil
+      rewritten.shards[i].idsXXH3 = nil
+    }
+    #expect(try rewritten.encoded() == Data(contentsOf: fixture.appendingPathComponent("manifest.json")))
+  }
+
+  @Test func xxh3MatchesTheReferenceDigestsAndAStoreRecordsThem() throws {
+    // From `xxhsum -H2` (xxHash 0.8.1): "", "abc", and 1 MiB of (7i + 3) mod 251.
+    #expect(try XXH3Vectors.digest([]) == "99aa06d3014798d86001c324468d497f")
+    #expect(try XXH3Vectors.digest(Array("abc".utf8)) == "06b05ab6733a618578af5f94892f3950")
+    let mib = (0..<(1 << 20)).map { UInt8((($0 * 7) + 3) % 251) }
+    #expect(try XXH3Vectors.digest(mib) == "cfec29601eac8b6ebae1ccc48e28c9f0")
+    // In pieces of any size, the same digest.
+    let h = try XXH3()
+    var at = 0
+    for piece in [1, 63, 64, 65, 1000, 250_000] {
+      mib[at..<(at + piece)].withUnsafeBytes { h.update($0) }
+      at += piece
+    }
+    mib[at...].withUnsafeBytes { h.update($0) }
+    #expect(try h.finalizeHex() == "cfec29601eac8b6ebae1ccc48e28c9f0")
+
+    let dir = tempDir()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    _ = try makeStore(dir, rows: 50, shardRows: 16, expected: nil)  // the short shard is read back
+    for shard in try FeatureStoreManifest.load(from: dir).shards {
+      #expect(shard.featuresXXH3 == (try XXH3Vectors.file(dir.appendingPathComponent(shard.features))))
+      #expect(shard.idsXXH3 == (try XXH3Vectors.file(dir.appendingPathComponent(shard.ids))))
+    }
+  }
+
+  @Test func aMismatchNamesTheAlgorithmTheManifestRecorded() throws {
+    let dir = tempDir()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    _ = try makeStore(dir, rows: 20, shardRows: 16, expected: 20)
+    let shard = dir.appendingPathComponent("shard-000000.features.npy")
+    var bytes = try Data(contentsOf: shard)
+    bytes[bytes.count - 1] ^= 0x04
+    try bytes.write(to: shard)
+    let fast = #expect(throws: WinnowError.self) { _ = try FeatureStore(directory: dir, verification: .whenOpened) }
+    #expect(fast?.message.contains("records XXH3-128") == true)
+    // Without the XXH3 fields (a store written before them), SHA-256 decides.
+    var manifest = try FeatureStoreManifest.load(from: dir)
+    for i in manifest.shards.indices { (manifest.shards[i].featuresXXH3, manifest.shards[i].idsXXH3) = (nil, nil) }
+    try manifest.save(to: dir)
+    let store = try FeatureStore(directory: dir, verification: .whileReading)
+    let slow = #expect(throws: WinnowError.self) { try scan(store, block: 16) }
+    #expect(slow?.message.contains("records SHA-256") == true)
+    // A malformed XXH3 field is a format error naming it.
+    let text = try String(contentsOf: dir.appendingPathComponent("manifest.json"), encoding: .utf8)
+      .replacingOccurrences(of: "\"idsSHA256\"", with: "\"idsXXH3\" : \"XYZ\",\n      \"idsSHA256\"")
+    try text.write(to: dir.appendingPathComponent("manifest.json"), atomically: true, encoding: .utf8)
+    let bad = #expect(throws: WinnowError.self) { _ = try FeatureStore(directory: dir, verification: .none) }
+    #expect(bad?.message.contains("idsXXH3") == true)
   }
 
   @Test(arguments: ["start", "middle", "end"], [NPYDType.float32, .float16])
@@ -147,4 +206,15 @@ import Testing
     let b = try Scorer(memoryCap: 2000).score([ScoringCheckpoint(train: m, target: target)])
     #expect(a.scores == b.scores)  // the same rows through the same computation
   }
+}
+
+/// XXH3-128 digests through the library's door, for the tests above.
+enum XXH3Vectors {
+  static func digest(_ bytes: [UInt8]) throws -> String {
+    let h = try XXH3()
+    bytes.withUnsafeBytes { h.update($0) }
+    return try h.finalizeHex()
+  }
+
+  static func file(_ url: URL) throws -> String { try ChecksumAlgorithm.xxh3.hex(ofFile: url.path) }
 }

@@ -98,7 +98,7 @@ public final class FeatureStore: FeatureSource, @unchecked Sendable {
       starts.append(starts[starts.count - 1] + shard.rows)
       streamed.append(
         verification == .whileReading
-          ? try StreamingChecksum(features, expected: shard.featuresSHA256) : nil)
+          ? try StreamingChecksum(features, expected: shard.featuresChecksum) : nil)
     }
     self.arrays = arrays
     self.starts = starts
@@ -116,10 +116,10 @@ public final class FeatureStore: FeatureSource, @unchecked Sendable {
     let what = "shard \(shard.features) \(role)"
     let path = try Syscalls.resolveInside(directory.path, name, what: what)
     if verify {
-      let want = name == shard.features ? shard.featuresSHA256 : shard.idsSHA256
+      let (algorithm, want) = name == shard.features ? shard.featuresChecksum : shard.idsChecksum
       let got: String
       do {
-        got = try SHA256.hex(ofFile: path)
+        got = try algorithm.hex(ofFile: path)
       } catch let error as WinnowError {
         throw WinnowError(error.code, "\(what): \(error.message)")
       }
@@ -127,7 +127,7 @@ public final class FeatureStore: FeatureSource, @unchecked Sendable {
         throw WinnowError(
           .format,
           "\(directory.appendingPathComponent(name).path): checksum mismatch: the manifest records "
-            + "SHA-256 \(want), the file has \(got); the shard was changed or corrupted")
+            + "\(algorithm.rawValue) \(want), the file has \(got); the shard was changed or corrupted")
       }
     }
     do {

@@ -14,7 +14,8 @@ extension FeatureStoreManifest {
   ///
   /// Shards must be listed in input order and cover `0 ..< nextInputRow`
   /// without gap or overlap (that is how `FeatureStoreWriter` writes them);
-  /// file names must be plain names inside the store; checksums 64 hex digits.
+  /// file names must be plain names inside the store; checksums lowercase
+  /// hex (64 digits for SHA-256, 32 for the optional XXH3-128).
   ///
   /// - Throws: `.format` naming `url` and the field.
   /// - Complexity: O(shards).
@@ -51,8 +52,13 @@ extension FeatureStoreManifest {
       }
       next = end
       for (key, sum) in [("featuresSHA256", shard.featuresSHA256), ("idsSHA256", shard.idsSHA256)] {
-        guard sum.utf8.count == 64, sum.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) })
+        guard ChecksumAlgorithm.sha256.isDigest(sum)
         else { throw bad("\(field).\(key)", "= \"\(sum)\" is not 64 lowercase hex digits") }
+      }
+      for (key, sum) in [("featuresXXH3", shard.featuresXXH3), ("idsXXH3", shard.idsXXH3)] {
+        guard let sum else { continue }
+        guard ChecksumAlgorithm.xxh3.isDigest(sum)
+        else { throw bad("\(field).\(key)", "= \"\(sum)\" is not 32 lowercase hex digits") }
       }
     }
   }

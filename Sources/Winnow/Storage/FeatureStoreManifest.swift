@@ -58,7 +58,9 @@ public struct FeatureStoreMetadata: Codable, Hashable, Sendable {
 }
 
 /// One complete shard: its files, its rows, the input rows it covers and
-/// the SHA-256 of both files.
+/// the checksums of both files: SHA-256 always, XXH3-128 in stores written
+/// since it was added (what readers verify when present: it keeps up with
+/// a read, SHA-256 does not).
 public struct FeatureStoreShard: Codable, Hashable, Sendable {
   /// The features file (`rows × k`), relative to the store directory.
   public var features: String
@@ -70,6 +72,20 @@ public struct FeatureStoreShard: Codable, Hashable, Sendable {
   public var inputStart: Int
   public var featuresSHA256: String
   public var idsSHA256: String
+  /// XXH3-128 of the features file (32 hex digits), or nil in older stores.
+  public var featuresXXH3: String? = nil
+  /// XXH3-128 of the ids file, or nil in older stores.
+  public var idsXXH3: String? = nil
+
+  /// The checksum a reader verifies the features file with, and its algorithm.
+  var featuresChecksum: (ChecksumAlgorithm, String) {
+    featuresXXH3.map { (.xxh3, $0) } ?? (.sha256, featuresSHA256)
+  }
+
+  /// The checksum a reader verifies the ids file with, and its algorithm.
+  var idsChecksum: (ChecksumAlgorithm, String) {
+    idsXXH3.map { (.xxh3, $0) } ?? (.sha256, idsSHA256)
+  }
 }
 
 /// The `manifest.json` of a feature store: metadata plus the complete shards.

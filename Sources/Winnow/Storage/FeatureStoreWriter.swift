@@ -211,10 +211,12 @@ public final class FeatureStoreWriter {
     features = nil
     ids = nil
     let (fName, iName) = shardNames(manifest.shards.count)
+    let (fSums, iSums) = (try f.checksumsOrRead(), try i.checksumsOrRead())
     manifest.shards.append(
       FeatureStoreShard(
         features: fName, ids: iName, rows: open.rows, inputStart: open.inputStart,
-        featuresSHA256: try f.checksumOrRead(), idsSHA256: try i.checksumOrRead()))
+        featuresSHA256: fSums.sha256, idsSHA256: iSums.sha256,
+        featuresXXH3: fSums.xxh3, idsXXH3: iSums.xxh3))
     try manifest.save(to: directory)
     open = (0, open.inputStart + open.rows)
   }

@@ -67,4 +67,12 @@ extension NPYWriter {
     if let checksum { return checksum }
     return try SHA256.hex(ofFile: url.path)
   }
+
+  /// The finalized file's SHA-256 and XXH3-128: those computed while
+  /// writing, or both from one read of the file (as `checksumOrRead`).
+  func checksumsOrRead() throws -> (sha256: String, xxh3: String) {
+    if let checksum, let fastChecksum { return (checksum, fastChecksum) }
+    let sums = try FileChecksums.of(file: url.path, [.sha256, .xxh3])
+    return (sums[0], sums[1])
+  }
 }

@@ -44,13 +44,15 @@ public final class NPYWriter {
   private var fileBytes = 0
   private let buffer: UnsafeMutableRawPointer
   private var buffered = 0
-  /// The hash of the bytes written so far, in file order (header first).
-  private let hash: SHA256
+  /// The hashes of the bytes written so far, in file order (header first).
+  private let hash: StoreDigests
   /// The row count the first header was written with.
   private let provisionalRows: Int
   /// The file's SHA-256 (lowercase hex), set by `finalize()` when the header
   /// written first was the final one (`expectedRows` was right).
   public private(set) var checksum: String?
+  /// The file's XXH3-128 (lowercase hex), set with `checksum`.
+  public private(set) var fastChecksum: String?
 
   private enum State: CustomStringConvertible {
     case open, finalized, abandoned, failed
@@ -120,7 +122,7 @@ public final class NPYWriter {
       header = expected
       provisionalRows = expectedRows
     }
-    let hash = try SHA256()
+    let hash = try StoreDigests()
     let directory = url.deletingLastPathComponent().path
     let (temporaryPath, fd) = try NPYWriter.createTemporary(for: url, in: directory)
     self.url = url
@@ -323,14 +325,14 @@ public final class NPYWriter {
       // written first, which also makes the streamed hash stale.
       let streamed = rowCount == provisionalRows
       if !streamed { try writeHeader(header) }
-      let digest = streamed ? try hash.finalizeHex() : nil
+      let digests = streamed ? try hash.finalizeHex() : nil
       try Syscalls.sync(fd, path: temporaryPath)
       let closing = fd
       fd = -1
       try Syscalls.closeChecked(closing, path: temporaryPath)
       try Syscalls.renameAtomically(temporaryPath, to: url.path)
       state = .finalized
-      checksum = digest
+      (checksum, fastChecksum) = (digests?.sha256, digests?.xxh3)
       try Syscalls.syncDirectory(url.deletingLastPathComponent().path)
     } catch {
       if state == .open { discard(.failed) }

@@ -1,7 +1,8 @@
 import Dispatch
 import Synchronization
 
-/// Verifies one memory-mapped file's SHA-256 while a reader streams through
+/// Verifies one memory-mapped file's checksum (XXH3-128, or SHA-256 for
+/// stores written before XXH3 was recorded) while a reader streams through
 /// it: each block the reader asks for is hashed as it goes past (on a second
 /// thread, beside the reader's own work on the same pages), and the verdict
 /// is given when the file's last byte has been hashed.
@@ -17,26 +18,27 @@ final class StreamingChecksum: @unchecked Sendable {
   // @unchecked: the mutable state is guarded by `lock`.
   /// The file, for messages.
   let path: String
-  /// The SHA-256 the manifest records, lowercase hex.
+  /// The checksum the manifest records, lowercase hex, and its algorithm.
   let expected: String
+  let algorithm: ChecksumAlgorithm
   /// The whole file as mapped; kept alive by `owner`.
   private let bytes: UnsafeRawBufferPointer
   private let owner: AnyObject
   private let lock = Mutex(())
-  private var hash: SHA256?
+  private var hash: StreamHasher?
   private var hashed = 0
   private var failure: WinnowError?
 
   /// - Parameters:
   ///   - array: the mapped file to verify.
-  ///   - expected: its SHA-256 (64 hex digits) from the manifest.
+  ///   - expected: its checksum from the manifest, and the algorithm.
   /// - Throws: `.internal` when libcrypto cannot start a hash.
-  init(_ array: NPYArray, expected: String) throws {
+  init(_ array: NPYArray, expected: (ChecksumAlgorithm, String)) throws {
     path = array.url.path
-    self.expected = expected.lowercased()
+    (algorithm, self.expected) = (expected.0, expected.1.lowercased())
     bytes = array.fileBytes
     owner = array
-    hash = try SHA256()
+    hash = try algorithm.makeHasher()
   }
 
   /// Whether the whole file has been hashed and matched.
@@ -73,7 +75,7 @@ final class StreamingChecksum: @unchecked Sendable {
       if got != expected {
         failure = WinnowError(
           .format,
-          "\(path): checksum mismatch: the manifest records SHA-256 \(expected), the file has \(got); "
+          "\(path): checksum mismatch: the manifest records \(algorithm.rawValue) \(expected), the file has \(got); "
             + "the shard was changed or corrupted")
         throw failure!
       }
