@@ -8,11 +8,18 @@ enum ColdMethod: String {
   case fadvise = "posix_fadvise(DONTNEED)"
 }
 
-/// Empties the page cache for `path`: drop_caches when allowed, else fadvise.
+/// Empties the page cache for `path` (a file, or every file of a folder such
+/// as a feature store): drop_caches when allowed, else fadvise.
 @discardableResult
 func evictFromPageCache(_ path: String) -> ColdMethod {
-  let fd = open(path, O_RDONLY)
-  if fd >= 0 {
+  var isDirectory: ObjCBool = false
+  let files = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
+    ? ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).map { path + "/" + $0 }
+    : [path]
+  sync()
+  for file in files {
+    let fd = open(file, O_RDONLY)
+    guard fd >= 0 else { continue }
     fdatasync(fd)
     _ = posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_DONTNEED))
     close(fd)

@@ -7,9 +7,9 @@ import Synchronization
 /// 64 KiB costs a page fault (about half the CPU time of a scan at small
 /// `k`), and a cold file is read only as fast as fault-driven read-ahead
 /// goes. `pread` costs one copy from the page cache into a buffer the caller
-/// reuses, and after each read the kernel is asked to read the next block of
-/// the same size (`POSIX_FADV_WILLNEED`), so the disk works while the block
-/// is scored. With a checksum, the block is hashed while it is read
+/// reuses, and after each read the next block of the same size is read into
+/// the page cache on a background thread (`ReadAhead`), so the disk works
+/// while the block is scored. With a checksum, the block is hashed while it is read
 /// (`HashingRead`).
 ///
 /// Thread safety: `read` may be called concurrently.
@@ -17,6 +17,8 @@ final class StoreBlockReader: Sendable {
   private let paths: [String]
   /// Each shard's descriptor once opened.
   private let descriptors: Mutex<[Int32?]>
+  /// Reads the next block while the caller works on this one.
+  private let readAhead = ReadAhead()
 
   /// - Parameter paths: the shard files, in shard order; opened on first use.
   init(paths: [String]) {
@@ -25,6 +27,7 @@ final class StoreBlockReader: Sendable {
   }
 
   deinit {
+    readAhead.finish()  // before the descriptors it reads from close
     descriptors.withLock { open in
       for fd in open.compactMap({ $0 }) { Syscalls.closeQuietly(fd) }
     }
@@ -45,7 +48,7 @@ final class StoreBlockReader: Sendable {
     } else {
       try Syscalls.readAll(fd, into: out, count: range.count, at: range.lowerBound, path: paths[shard])
     }
-    Syscalls.prefetch(fd, offset: range.upperBound, length: range.count)
+    readAhead.warm(fd: fd, range: range.upperBound..<(range.upperBound + range.count))
   }
 
   private func descriptor(_ shard: Int) throws -> Int32 {

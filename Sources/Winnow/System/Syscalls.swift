@@ -229,6 +229,28 @@ enum Syscalls {
     _ = posix_fadvise(fd, off_t(offset), off_t(length), Int32(POSIX_FADV_WILLNEED))
   }
 
+  /// `pread` of up to `count` bytes, retried on `EINTR`: the bytes read, 0 at
+  /// the end of the file, -1 on an error (for reads whose failure the caller
+  /// may ignore, such as reading ahead).
+  static func readQuietly(_ fd: Int32, into bytes: UnsafeMutableRawPointer, count: Int, at offset: Int) -> Int {
+    while true {
+      let n = pread(fd, bytes, count, off_t(offset))
+      if n >= 0 || errno != EINTR { return n }
+    }
+  }
+
+  /// Whether the page of `fd` holding byte `offset` is in the page cache
+  /// (`mincore` on a one-page mapping); false when that cannot be told.
+  static func isCached(_ fd: Int32, offset: Int) -> Bool {
+    let start = offset / pageSize * pageSize
+    guard let map = mmap(nil, pageSize, PROT_READ, MAP_SHARED, fd, off_t(start)), map != MAP_FAILED else {
+      return false
+    }
+    defer { munmap(map, pageSize) }
+    var resident: UInt8 = 0
+    return mincore(map, pageSize, &resident) == 0 && resident & 1 == 1
+  }
+
   /// Drops the resident pages of `[address, address + length)` of a file mapping.
   ///
   /// `address` must be page-aligned. The mapping stays valid: a later access
