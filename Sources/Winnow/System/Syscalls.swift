@@ -92,17 +92,10 @@ enum Syscalls {
   static func readAll(
     _ fd: Int32, into bytes: UnsafeMutableRawPointer, count: Int, at offset: Int, path: String
   ) throws {
-    var done = 0
-    while done < count {
-      let n = pread(fd, bytes + done, count - done, off_t(offset + done))
-      if n < 0 {
-        if errno == EINTR { continue }
-        throw WinnowError(.io, "\(path): read failed: \(describe())")
-      }
-      guard n > 0 else {
-        throw WinnowError(.format, "\(path): the file ends at byte \(offset + done), before \(offset + count)")
-      }
-      done += n
+    try transferAll(count, "read", path) { done in
+      pread(fd, bytes + done, count - done, off_t(offset + done))
+    } stalled: { done in
+      WinnowError(.format, "\(path): the file ends at byte \(offset + done), before \(offset + count)")
     }
   }
 
@@ -286,17 +279,10 @@ enum Syscalls {
   ///
   /// The corresponding C function is `write`.
   static func appendAll(_ fd: Int32, _ bytes: UnsafeRawPointer, count: Int, path: String) throws {
-    var done = 0
-    while done < count {
-      let n = write(fd, bytes + done, count - done)
-      if n < 0 {
-        if errno == EINTR { continue }
-        throw WinnowError(.io, "\(path): write failed: \(describe())")
-      }
-      guard n > 0 else {
-        throw WinnowError(.io, "\(path): write made no progress")
-      }
-      done += n
+    try transferAll(count, "write", path) { done in
+      write(fd, bytes + done, count - done)
+    } stalled: { _ in
+      WinnowError(.io, "\(path): write made no progress")
     }
   }
 
@@ -306,16 +292,28 @@ enum Syscalls {
   static func writeAll(
     _ fd: Int32, _ bytes: UnsafeRawPointer, count: Int, at offset: Int, path: String
   ) throws {
+    try transferAll(count, "write", path) { done in
+      pwrite(fd, bytes + done, count - done, off_t(offset + done))
+    } stalled: { _ in
+      WinnowError(.io, "\(path): write made no progress")
+    }
+  }
+
+  /// Calls `step(done)` (one `read`/`write`-like call for the bytes from
+  /// `done` on) until `count` bytes have moved, retrying `EINTR`; a call
+  /// that moves nothing throws `stalled(done)`.
+  private static func transferAll(
+    _ count: Int, _ verb: String, _ path: String, _ step: (Int) -> Int,
+    stalled: (Int) -> WinnowError
+  ) throws {
     var done = 0
     while done < count {
-      let n = pwrite(fd, bytes + done, count - done, off_t(offset + done))
+      let n = step(done)
       if n < 0 {
         if errno == EINTR { continue }
-        throw WinnowError(.io, "\(path): write failed: \(describe())")
+        throw WinnowError(.io, "\(path): \(verb) failed: \(describe())")
       }
-      guard n > 0 else {
-        throw WinnowError(.io, "\(path): write made no progress")
-      }
+      guard n > 0 else { throw stalled(done) }
       done += n
     }
   }
