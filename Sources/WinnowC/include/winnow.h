@@ -591,8 +591,9 @@ int32_t wn_select_step(const float *features, size_t rows, size_t dim,
 **   wn_engine_end_epoch                   -> the plan for the next epoch
 **   wn_engine_plan_*                      copy the plan out
 **
-** Parameters can change only between epochs. A call out of this order
-** returns WN_ERR_BAD_STATE and changes nothing.
+** Parameters can change only between epochs, and while an open epoch's
+** last wn_engine_end_epoch failed (to fix what made it fail). A call out of
+** this order returns WN_ERR_BAD_STATE and changes nothing.
 **
 ** Thread safety of the object: one thread at a time per engine.
 */
@@ -615,7 +616,7 @@ typedef struct wn_engine wn_engine;
 #define WN_PARAM_ALIGNMENT_TEMPERATURE 13 /* mu */
 #define WN_PARAM_EXCESS_LOSS_STEP_SIZE 14 /* DoReMi eta */
 #define WN_PARAM_MIXTURE_SMOOTHING 15     /* DoReMi epsilon */
-#define WN_PARAM_WEIGHTING 16             /* WN_WEIGHTING_* */
+#define WN_PARAM_WEIGHTING 16             /* WN_WEIGHTING_* (see below) */
 #define WN_PARAM_WEIGHT_TEMPERATURE 17    /* tau_w of self-normalized weights */
 #define WN_PARAM_WEIGHT_MIN 18            /* lower clip of self-normalized weights */
 #define WN_PARAM_WEIGHT_MAX 19            /* upper clip of self-normalized weights */
@@ -635,6 +636,10 @@ typedef struct wn_engine wn_engine;
 #define WN_MIXTURE_EXCESS_LOSS 2
 #define WN_MIXTURE_BANDIT 3
 
+/* WN_WEIGHTING_UNBIASED (Horvitz-Thompson n/(N*pi)) needs
+** WN_POLICY_STOCHASTIC, the one policy with inclusion probabilities below 1:
+** wn_engine_begin_epoch refuses it under any other policy with
+** WN_ERR_INVALID_ARGUMENT (either key may be set first). */
 #define WN_WEIGHTING_AUTOMATIC 0 /* unbiased for stochastic, else uniform */
 #define WN_WEIGHTING_UNIFORM 1
 #define WN_WEIGHTING_SELF_NORMALIZED 2
@@ -739,7 +744,8 @@ int32_t wn_engine_dims(const wn_engine *engine, size_t *out_pool_size,
 ** real-valued keys get the value converted to double.
 ** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_INVALID_ARGUMENT (unknown key,
 ** value out of range, NaN, not whole for an integer key), WN_ERR_BAD_STATE
-** (an epoch is open). Thread safety: as for the object.
+** (an epoch is open, unless its last wn_engine_end_epoch failed).
+** Thread safety: as for the object.
 */
 int32_t wn_engine_set_param_f64(wn_engine *engine, int32_t key, double value);
 int32_t wn_engine_set_param_i64(wn_engine *engine, int32_t key, int64_t value);
@@ -759,7 +765,8 @@ int32_t wn_engine_get_param_f64(const wn_engine *engine, int32_t key,
 ** rules restart from it. Every rule keeps a finite mixture summing to 1 for
 ** any finite inputs (losses of +-FLT_MAX, smoothing 0, any step size).
 ** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_SHAPE (count != K),
-** WN_ERR_INVALID_ARGUMENT, WN_ERR_BAD_STATE (an epoch is open).
+** WN_ERR_INVALID_ARGUMENT, WN_ERR_BAD_STATE (an epoch is open, unless its
+** last wn_engine_end_epoch failed).
 ** Thread safety: as for the object.
 */
 int32_t wn_engine_set_initial_mixture(wn_engine *engine,
@@ -779,8 +786,13 @@ int32_t wn_engine_set_audit_log(wn_engine *engine, const char *path);
 /*
 ** Opens an epoch. `epoch` must exceed every earlier epoch (it keys the
 ** seeded random choices); learning_rate > 0 weights this epoch's scores.
-** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_INVALID_ARGUMENT,
-** WN_ERR_BAD_STATE (an epoch is open, or epoch does not increase).
+** An open epoch whose last wn_engine_end_epoch failed is abandoned here
+** (`epoch` must then exceed it too): the scores of the candidates it was fed
+** are kept, its mixture signals are dropped, and it makes no plan.
+** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_INVALID_ARGUMENT
+** (WN_WEIGHTING_UNBIASED under a policy other than WN_POLICY_STOCHASTIC),
+** WN_ERR_BAD_STATE (an epoch is open and its end did not fail, or epoch does
+** not increase).
 ** Thread safety: as for the object.
 */
 int32_t wn_engine_begin_epoch(wn_engine *engine, int64_t epoch,
@@ -812,7 +824,10 @@ int32_t wn_engine_add_target_gradients(wn_engine *engine,
 /*
 ** Adds a batch of `count` candidates by sample id.
 **   features         count x dim projected features (dim == k), or NULL to
-**                    feed losses only (dim is then ignored).
+**                    feed losses only (dim is then ignored). Rows (and
+**                    target rows) are scaled to unit norm; a zero row, or
+**                    one whose norm is below about 2.9e-39 (1/norm
+**                    overflows float), counts as a zero row: it scores 0.
 **   losses           count per-sample training losses, or NULL.
 **   reference_losses count reference-model losses, or NULL (needs losses).
 ** Each id may be fed once per epoch, so count <= the pool size.
@@ -845,7 +860,13 @@ int32_t wn_engine_add_candidate_gradients(wn_engine *engine,
 ** Closes the epoch and computes the plan for the next one; writes the
 ** number of selected samples to *out_selected (may be NULL).
 ** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_BAD_STATE (no epoch open, no
-** features ever fed), WN_ERR_IO (audit log). On error the epoch stays open.
+** features ever fed, WN_POLICY_DIVERSITY set after the epoch began so its
+** features were not kept), WN_ERR_INVALID_ARGUMENT (an unbiased weight
+** n/(N*pi) overflows float: raise WN_PARAM_EXPLORATION_FLOOR), WN_ERR_IO
+** (audit log). On error the epoch stays open and nothing else changes; the
+** caller recovers by feeding more and calling again, by changing parameters
+** (allowed now) and calling again, or by abandoning the epoch with
+** wn_engine_begin_epoch.
 ** Thread safety: as for the object.
 */
 int32_t wn_engine_end_epoch(wn_engine *engine, size_t *out_selected);
