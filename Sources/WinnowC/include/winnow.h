@@ -278,8 +278,12 @@ void wn_sparse_projector_free(wn_sparse_projector *projector);
 
 /*
 ** The message of the last failed call on `projector`, "" if none, or a fixed
-** text when `projector` is NULL or not live. Valid until the next call on
-** the handle. Thread safety: as for the object.
+** text when `projector` is NULL or not live. Valid until the next failed
+** call on the handle. Concurrent failing calls are safe (the message is
+** replaced under a lock), but the text is then that of whichever failure
+** came last, from any thread, and another thread's failure ends its
+** validity: with concurrent calls, read wn_last_error() (each thread's own
+** message) instead. Thread safety: any thread.
 */
 const char *wn_sparse_projector_last_error(
     const wn_sparse_projector *projector);
