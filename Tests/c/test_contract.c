@@ -2,12 +2,18 @@
 ** Statements of winnow.h that a review found the code did not keep, one
 ** test each: an engine never gets stuck (unbiased weighting refused at
 ** wn_engine_begin_epoch, tiny-norm rows count as zero rows, a failed
-** wn_engine_end_epoch is recoverable), ...
+** wn_engine_end_epoch is recoverable); ghost dot products refuse scratch
+** they cannot allocate with WN_ERR_OUT_OF_MEMORY; ...
 */
+#define _DEFAULT_SOURCE /* fork, setrlimit, alarm for the child-process test */
 #include <float.h>
 #include <math.h>
+#include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "check.h"
 
@@ -168,10 +174,95 @@ static void test_failed_end_is_recoverable(void) {
   wn_engine_free(e);
 }
 
+/* Ghost dot products whose scratch no machine here can hold must return
+** WN_ERR_OUT_OF_MEMORY, not trap allocating it. In a child process (a trap
+** must not end this one) with RLIMIT_AS 512 MiB above what it uses, so each
+** call below asks for 1 to 2 GiB of scratch from kilobytes of input. */
+static int ghost_child(void) {
+  enum { T = 1 << 14 };
+  static float a[T], d[T];
+  for (int i = 0; i < T; i++) a[i] = 1, d[i] = 0.5f;
+  const float *as[1] = {a}, *ds[1] = {d};
+  float out[4];
+  int32_t paths[1];
+  /* (1) Gram, ghost path: one sample of T tokens, d = 1: its T x T token
+  ** kernel is 1 GiB. */
+  const size_t one[1] = {1}, counts1[1] = {T};
+  if (wn_ghost_gram_f32(1, one, one, 1, counts1, T, as, ds, WN_DOT_PATH_GHOST, out, 1, paths) !=
+      WN_ERR_OUT_OF_MEMORY) return 10;
+  if (!strstr(wn_last_error(), "token kernel")) return 11;
+  /* (2) Target dots, ghost path, target by factors: T_i x T_t = 1 GiB. */
+  const size_t tcounts[1] = {T};
+  if (wn_ghost_target_dots_f32(1, one, one, 1, counts1, T, as, ds, tcounts, as, ds, NULL,
+                               WN_DOT_PATH_GHOST, out, 1, paths) != WN_ERR_OUT_OF_MEMORY) return 20;
+  /* (3) Gram, materialized: 1024 samples (one with a token) of d_in = 2^18:
+  ** one row of every sample's gradient is S x d_in = 1 GiB. */
+  enum { S3 = 1 << 10, DIN3 = 1 << 18 };
+  static size_t counts3[S3];
+  static float a3[DIN3];
+  counts3[0] = 1;
+  for (int i = 0; i < DIN3; i++) a3[i] = 1;
+  const size_t din3[1] = {DIN3};
+  const float *as3[1] = {a3};
+  float *big_out = malloc((size_t)S3 * S3 * sizeof *big_out);
+  if (!big_out) return 30;
+  if (wn_ghost_gram_f32(1, din3, one, S3, counts3, 1, as3, ds, WN_DOT_PATH_MATERIALIZED, big_out,
+                        (size_t)S3 * S3, paths) != WN_ERR_OUT_OF_MEMORY) return 31;
+  if (!strstr(wn_last_error(), "slab")) return 32;
+  /* (4) Target dots, materialized, explicit target: the same slab. */
+  if (wn_ghost_target_dots_f32(1, din3, one, S3, counts3, 1, as3, ds, NULL, NULL, NULL, as3,
+                               WN_DOT_PATH_MATERIALIZED, big_out, S3, paths) != WN_ERR_OUT_OF_MEMORY)
+    return 40;
+  if (!strstr(wn_last_error(), "slab")) return 41;
+  free(big_out);
+  /* (5) Target dots, materialized, target by factors: its d_out x d_in
+  ** gradient (2^14 x 2^15 floats, 2 GiB) is formed first. */
+  enum { DIN5 = 1 << 15, DOUT5 = 1 << 14 };
+  static float a5[DIN5], d5[DOUT5];
+  for (int i = 0; i < DIN5; i++) a5[i] = 1;
+  for (int i = 0; i < DOUT5; i++) d5[i] = 1;
+  const size_t din5[1] = {DIN5}, dout5[1] = {DOUT5};
+  const float *as5[1] = {a5}, *ds5[1] = {d5};
+  if (wn_ghost_target_dots_f32(1, din5, dout5, 1, one, 1, as5, ds5, one, as5, ds5, NULL,
+                               WN_DOT_PATH_MATERIALIZED, out, 1, paths) != WN_ERR_OUT_OF_MEMORY)
+    return 50;
+  if (!strstr(wn_last_error(), "target gradient")) return 51;
+  /* Small sizes still work after the refusals. */
+  const size_t counts_small[1] = {4};
+  if (wn_ghost_gram_f32(1, one, one, 1, counts_small, 4, as, ds, WN_DOT_PATH_GHOST, out, 1, paths) !=
+      WN_OK || out[0] != 4.0f) return 60;
+  return 0;
+}
+
+static void test_ghost_scratch_out_of_memory(void) {
+  fflush(NULL);
+  pid_t child = fork();
+  if (child == 0) {
+    alarm(120);
+    long pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f || fscanf(f, "%ld", &pages) != 1) _exit(3);
+    fclose(f);
+    rlim_t used = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE);
+    struct rlimit rl = {used + (512u << 20), used + (512u << 20)};
+    if (setrlimit(RLIMIT_AS, &rl) != 0) _exit(4);
+    int code = ghost_child();
+    if (code) fprintf(stderr, "ghost child: %s\n", wn_last_error());
+    _exit(code);
+  }
+  int status = -1;
+  EXPECT_TRUE(child > 0 && waitpid(child, &status, 0) == child);
+  if (WIFSIGNALED(status)) fprintf(stderr, "ghost child: signal %d (a trap?)\n", WTERMSIG(status));
+  if (WIFEXITED(status) && WEXITSTATUS(status))
+    fprintf(stderr, "ghost child: exit %d\n", WEXITSTATUS(status));
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 int main(void) {
   make_inputs();
   test_unbiased_needs_stochastic_at_begin();
   test_tiny_norm_rows_are_zero_rows();
   test_failed_end_is_recoverable();
+  test_ghost_scratch_out_of_memory();
   return finish("test_contract");
 }

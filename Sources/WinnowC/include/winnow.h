@@ -462,7 +462,10 @@ int32_t wn_factored_projector_project_f16(
 **                            layers.
 ** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_INVALID_ARGUMENT (no layers, a
 ** zero dim, path), WN_ERR_SHAPE (sum(T_s) != total_tokens),
-** WN_ERR_NON_FINITE, WN_ERR_BUFFER_TOO_SMALL, WN_ERR_OUT_OF_MEMORY.
+** WN_ERR_NON_FINITE, WN_ERR_BUFFER_TOO_SMALL, WN_ERR_OUT_OF_MEMORY (sizes
+** overflow, or scratch exceeds the machine: the S x S sums, a ghost token
+** kernel T_i x T_j, a materialized slab of at least one row of every
+** sample's gradient, S x d_in, whatever the slab budget).
 */
 int32_t wn_ghost_gram_f32(size_t layer_count, const size_t *input_dims,
                           const size_t *output_dims, size_t sample_count,
@@ -484,7 +487,9 @@ int32_t wn_ghost_gram_f32(size_t layer_count, const size_t *input_dims,
 ** when every layer's target is explicit; target_gradients may be NULL when
 ** none is.
 ** Returns as wn_ghost_gram_f32 (WN_ERR_NULL_POINTER also when a layer has
-** neither form of target).
+** neither form of target; WN_ERR_OUT_OF_MEMORY also for a token kernel
+** T_i x T_t, or a target by factors formed as d_out x d_in on the
+** materialized path).
 */
 int32_t wn_ghost_target_dots_f32(
     size_t layer_count, const size_t *input_dims, const size_t *output_dims,
