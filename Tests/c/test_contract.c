@@ -3,7 +3,8 @@
 ** test each: an engine never gets stuck (unbiased weighting refused at
 ** wn_engine_begin_epoch, tiny-norm rows count as zero rows, a failed
 ** wn_engine_end_epoch is recoverable); ghost dot products refuse scratch
-** they cannot allocate with WN_ERR_OUT_OF_MEMORY; ...
+** they cannot allocate with WN_ERR_OUT_OF_MEMORY; a capacity above
+** SIZE_MAX/2 is WN_ERR_INVALID_ARGUMENT; ...
 */
 #define _DEFAULT_SOURCE /* fork, setrlimit, alarm for the child-process test */
 #include <float.h>
@@ -258,11 +259,55 @@ static void test_ghost_scratch_out_of_memory(void) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+/* "A count above SIZE_MAX/2 is WN_ERR_INVALID_ARGUMENT": capacities too,
+** in every function that takes one (SIZE_MAX used to be BUFFER_TOO_SMALL
+** here but INVALID_ARGUMENT in wn_factored_matrix_fill). SIZE_MAX/2 itself
+** is a capacity like any other. */
+static void test_capacities_above_size_max_half(void) {
+  const size_t huge[3] = {SIZE_MAX, SIZE_MAX / 2 + 1, (size_t)1 << 63 | 5};
+  wn_engine *e = NULL;
+  size_t n = 0;
+  EXPECT_OK(wn_engine_create(&e, ids, NULL, N, 0, K, 1));
+  EXPECT_OK(wn_engine_begin_epoch(e, 0, 1));
+  feed(e);
+  EXPECT_OK(wn_engine_end_epoch(e, &n));
+  int64_t out_ids[N];
+  float out_f[N * K];
+  double out_d[N];
+  wn_projector *p = NULL;
+  EXPECT_OK(wn_projector_create(&p, WN_PROJECTOR_RADEMACHER, 1, K, 2, 0));
+  const size_t one[1] = {1};
+  const float *as[1] = {features}, *ds[1] = {features + 1};
+  for (int i = 0; i < 3; i++) {
+    const size_t c = huge[i];
+    EXPECT_STATUS(wn_engine_plan_ids(e, out_ids, c), WN_ERR_INVALID_ARGUMENT);
+    EXPECT_TRUE(strstr(wn_engine_last_error(e), "capacity") != NULL);
+    EXPECT_STATUS(wn_engine_plan_weights(e, out_f, c), WN_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(wn_engine_plan_mixture(e, out_d, c), WN_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(wn_engine_pool_probabilities(e, out_d, c), WN_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(wn_engine_scores(e, out_f, c), WN_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(wn_projector_project_f32(p, features, 1, out_f, c), WN_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(wn_factored_matrix_fill(0, 1, 2, WN_FACTOR_INPUT, 2, 2, out_f, c), WN_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(wn_ghost_gram_f32(1, one, one, 1, one, 1, as, ds, WN_DOT_PATH_AUTO, out_f, c, NULL),
+                  WN_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(wn_select_step(features, 4, K, target, 2, 0.1f, out_ids, NULL, c), WN_ERR_INVALID_ARGUMENT);
+  }
+  /* SIZE_MAX/2 and exact capacities are accepted; one short is too small. */
+  EXPECT_OK(wn_engine_plan_ids(e, out_ids, SIZE_MAX / 2));
+  EXPECT_OK(wn_engine_scores(e, out_f, N));
+  EXPECT_STATUS(wn_engine_scores(e, out_f, N - 1), WN_ERR_BUFFER_TOO_SMALL);
+  EXPECT_OK(wn_factored_matrix_fill(0, 1, 2, WN_FACTOR_INPUT, 2, 2, out_f, SIZE_MAX / 2));
+  EXPECT_STATUS(wn_factored_matrix_fill(0, 1, 2, WN_FACTOR_INPUT, 2, 2, out_f, 3), WN_ERR_BUFFER_TOO_SMALL);
+  wn_projector_free(p);
+  wn_engine_free(e);
+}
+
 int main(void) {
   make_inputs();
   test_unbiased_needs_stochastic_at_begin();
   test_tiny_norm_rows_are_zero_rows();
   test_failed_end_is_recoverable();
   test_ghost_scratch_out_of_memory();
+  test_capacities_above_size_max_half();
   return finish("test_contract");
 }

@@ -34,7 +34,8 @@
 **     as statuses. (Pointers to too-small memory cannot be detected: the
 **     sizes you pass must describe the memory you pass.)
 **   - Sizes are checked before anything is allocated: a count above
-**     SIZE_MAX/2 is WN_ERR_INVALID_ARGUMENT (an offset or length that
+**     SIZE_MAX/2 (an output's capacity too, even where any capacity would
+**     be large enough) is WN_ERR_INVALID_ARGUMENT (an offset or length that
 **     cannot fit a dimension is WN_ERR_SHAPE, as each function says); a
 **     product of counts that overflows, or memory the library would have to
 **     allocate beyond the machine's physical memory, the container's memory
