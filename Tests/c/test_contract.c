@@ -4,7 +4,8 @@
 ** wn_engine_begin_epoch, tiny-norm rows count as zero rows, a failed
 ** wn_engine_end_epoch is recoverable); ghost dot products refuse scratch
 ** they cannot allocate with WN_ERR_OUT_OF_MEMORY; a capacity above
-** SIZE_MAX/2 is WN_ERR_INVALID_ARGUMENT; ...
+** SIZE_MAX/2 is WN_ERR_INVALID_ARGUMENT; gradient batches are checked as
+** feature batches are, before they are projected; ...
 */
 #define _DEFAULT_SOURCE /* fork, setrlimit, alarm for the child-process test */
 #include <float.h>
@@ -302,6 +303,50 @@ static void test_capacities_above_size_max_half(void) {
   wn_engine_free(e);
 }
 
+/* wn_engine_add_candidate_gradients behaves as wn_engine_add_candidates:
+** ids may be NULL for an empty batch, and the epoch, the pool size and the
+** targets are checked before `count x D` gradients are read or `count x k`
+** features allocated (2^40 rows used to be WN_ERR_OUT_OF_MEMORY from the
+** projection, not the state or pool error). The same for target gradients. */
+static void test_gradient_batches_checked_before_projection(void) {
+  enum { DG = 16 };
+  static float g[N * DG];
+  uint64_t st = 3;
+  for (int i = 0; i < N * DG; i++) g[i] = uniform(&st);
+  const size_t vast = (size_t)1 << 40;
+  wn_engine *e = NULL;
+  wn_projector *p = NULL;
+  size_t n = 0;
+  EXPECT_OK(wn_engine_create(&e, ids, NULL, N, 0, K, 1));
+  EXPECT_OK(wn_projector_create(&p, WN_PROJECTOR_RADEMACHER, 1, DG, K, 0));
+  /* No epoch open: BAD_STATE, whatever the batch. */
+  EXPECT_STATUS(wn_engine_add_candidate_gradients(e, p, NULL, 0, g, DG, NULL, NULL), WN_ERR_BAD_STATE);
+  EXPECT_STATUS(wn_engine_add_candidate_gradients(e, p, ids, vast, g, DG, NULL, NULL), WN_ERR_BAD_STATE);
+  EXPECT_STATUS(wn_engine_add_candidates(e, ids, N, features, K, NULL, NULL), WN_ERR_BAD_STATE);
+  EXPECT_STATUS(wn_engine_add_target_gradients(e, p, 0, g, vast, DG), WN_ERR_BAD_STATE);
+  EXPECT_OK(wn_engine_begin_epoch(e, 0, 1));
+  /* A task without targets: BAD_STATE before the projection. */
+  EXPECT_STATUS(wn_engine_add_candidate_gradients(e, p, ids, N, g, DG, NULL, NULL), WN_ERR_BAD_STATE);
+  EXPECT_TRUE(strstr(wn_engine_last_error(e), "target") != NULL);
+  EXPECT_STATUS(wn_engine_add_target_gradients(e, p, 1, g, vast, DG), WN_ERR_INVALID_ARGUMENT); /* task */
+  EXPECT_OK(wn_engine_add_target_gradients(e, p, 0, g, 2, DG));
+  /* More rows than the pool: INVALID_ARGUMENT, as wn_engine_add_candidates. */
+  EXPECT_STATUS(wn_engine_add_candidate_gradients(e, p, ids, vast, g, DG, NULL, NULL), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_TRUE(strstr(wn_engine_last_error(e), "pool") != NULL);
+  EXPECT_STATUS(wn_engine_add_candidates(e, ids, vast, features, K, NULL, NULL), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_engine_add_candidate_gradients(e, p, ids, N + 1, g, DG, NULL, NULL), WN_ERR_INVALID_ARGUMENT);
+  /* An empty batch needs no ids; a nonempty one does. */
+  EXPECT_OK(wn_engine_add_candidate_gradients(e, p, NULL, 0, g, DG, NULL, NULL));
+  EXPECT_OK(wn_engine_add_candidates(e, NULL, 0, features, K, NULL, NULL));
+  EXPECT_STATUS(wn_engine_add_candidate_gradients(e, p, NULL, 1, g, DG, NULL, NULL), WN_ERR_NULL_POINTER);
+  EXPECT_OK(wn_engine_add_candidate_gradients(e, p, ids, N, g, DG, NULL, NULL));
+  /* Targets after the first candidate features: BAD_STATE, before projecting. */
+  EXPECT_STATUS(wn_engine_add_target_gradients(e, p, 0, g, vast, DG), WN_ERR_BAD_STATE);
+  EXPECT_OK(wn_engine_end_epoch(e, &n));
+  wn_projector_free(p);
+  wn_engine_free(e);
+}
+
 int main(void) {
   make_inputs();
   test_unbiased_needs_stochastic_at_begin();
@@ -309,5 +354,6 @@ int main(void) {
   test_failed_end_is_recoverable();
   test_ghost_scratch_out_of_memory();
   test_capacities_above_size_max_half();
+  test_gradient_batches_checked_before_projection();
   return finish("test_contract");
 }

@@ -823,7 +823,9 @@ int32_t wn_engine_add_target(wn_engine *engine, size_t task,
 ** projector's D), projected with `projector` (whose k must equal the
 ** engine's). Returns as wn_engine_add_target, plus WN_ERR_OUT_OF_MEMORY when
 ** the rows x k projected features would overflow or exceed the machine
-** (2^20 rows of D = 1 through a 1 -> 2^20 projector ask for 4 TiB).
+** (2^20 rows of D = 1 through a 1 -> 2^20 projector ask for 4 TiB); the
+** open epoch, the task and the order (targets before candidates) are
+** checked first, before anything is projected.
 ** Thread safety: as for both objects.
 */
 int32_t wn_engine_add_target_gradients(wn_engine *engine,
@@ -856,7 +858,15 @@ int32_t wn_engine_add_candidates(wn_engine *engine, const int64_t *ids,
 
 /*
 ** As wn_engine_add_candidates from raw gradients (count x dim, dim == the
-** projector's D, not NULL), projected with `projector`.
+** projector's D, not NULL), projected with `projector`. As there, ids may
+** be NULL when count == 0, and the open epoch, count <= the pool size and
+** every task's targets are checked before any gradient is read or
+** projected (after the NULL pointers and the dims).
+** Returns as wn_engine_add_candidates, plus WN_ERR_NULL_POINTER (projector,
+** gradients), WN_ERR_INVALID_ARGUMENT (projector not a live projector),
+** WN_ERR_SHAPE (dim != D or the projector's k != the engine's),
+** WN_ERR_OUT_OF_MEMORY (the count x k projected features exceed the
+** machine).
 ** Thread safety: as for both objects.
 */
 int32_t wn_engine_add_candidate_gradients(wn_engine *engine,
