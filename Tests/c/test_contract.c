@@ -5,7 +5,8 @@
 ** wn_engine_end_epoch is recoverable); ghost dot products refuse scratch
 ** they cannot allocate with WN_ERR_OUT_OF_MEMORY; a capacity above
 ** SIZE_MAX/2 is WN_ERR_INVALID_ARGUMENT; gradient batches are checked as
-** feature batches are, before they are projected; ...
+** feature batches are, before they are projected; scorer weights whose sum
+** overflows are scaled first, and a NaN group score is WN_ERR_NUMERICAL.
 */
 #define _DEFAULT_SOURCE /* fork, setrlimit, alarm for the child-process test */
 #include <float.h>
@@ -347,6 +348,64 @@ static void test_gradient_batches_checked_before_projection(void) {
   wn_engine_free(e);
 }
 
+/* Scorer weights whose sum overflows ({DBL_MAX, DBL_MAX}) are {1/2, 1/2},
+** not {0, 0} (every score was 0 with WN_OK); and a NaN group score (+inf
+** from one checkpoint, -inf from the other) is WN_ERR_NUMERICAL even when a
+** finite group comes before it (`max` used to drop it). */
+static void test_scorer_weights_and_nan_groups(void) {
+  enum { M = 3, R = 5 };
+  float t0[M * K], t1[M * K], train0[R * K], train1[R * K];
+  uint64_t st = 9;
+  for (int i = 0; i < M * K; i++) t0[i] = uniform(&st), t1[i] = uniform(&st);
+  for (int i = 0; i < R * K; i++) train0[i] = uniform(&st), train1[i] = uniform(&st);
+  const float *targets[2] = {t0, t1}, *train[2] = {train0, train1};
+  const size_t dims[2] = {K, K};
+  const double huge[2] = {DBL_MAX, DBL_MAX}, equal[2] = {1, 1}, lopsided[2] = {DBL_MAX, DBL_MAX / 3};
+  const double thirds[2] = {3, 1};
+  for (int32_t measure = WN_MEASURE_COSINE; measure <= WN_MEASURE_DOT; measure++) {
+    float a[R], b[R];
+    wn_scorer *s = NULL;
+    EXPECT_OK(wn_scorer_create(&s, measure, 2, targets, dims, M, huge, NULL, 0));
+    EXPECT_OK(wn_scorer_score_f32(s, train, R, a, R, NULL));
+    wn_scorer_free(s);
+    EXPECT_OK(wn_scorer_create(&s, measure, 2, targets, dims, M, equal, NULL, 0));
+    EXPECT_OK(wn_scorer_score_f32(s, train, R, b, R, NULL));
+    wn_scorer_free(s);
+    int nonzero = 0;
+    for (int i = 0; i < R; i++) {
+      EXPECT_TRUE(a[i] == b[i]);
+      nonzero += a[i] != 0;
+    }
+    EXPECT_TRUE(nonzero > 0);
+    /* {DBL_MAX, DBL_MAX/3} as {3, 1}, up to the rounding of the division. */
+    EXPECT_OK(wn_scorer_create(&s, measure, 2, targets, dims, M, lopsided, NULL, 0));
+    EXPECT_OK(wn_scorer_score_f32(s, train, R, a, R, NULL));
+    wn_scorer_free(s);
+    EXPECT_OK(wn_scorer_create(&s, measure, 2, targets, dims, M, thirds, NULL, 0));
+    EXPECT_OK(wn_scorer_score_f32(s, train, R, b, R, NULL));
+    wn_scorer_free(s);
+    for (int i = 0; i < R; i++) EXPECT_TRUE(fabsf(a[i] - b[i]) <= 1e-6f * (1 + fabsf(b[i])));
+  }
+
+  /* k = 1, two groups: group 0 scores 1e30, group 1 gets 0.5*inf +
+  ** 0.5*(-inf) = NaN. */
+  const float g0[2] = {1, 1e30f}, g1[2] = {1, -1e30f}, x[1] = {1e30f};
+  const float *gt[2] = {g0, g1}, *xt[2] = {x, x};
+  const size_t ones[2] = {1, 1};
+  const int64_t groups[2] = {0, 1};
+  float score = 0;
+  wn_scorer *s = NULL;
+  EXPECT_OK(wn_scorer_create(&s, WN_MEASURE_DOT, 2, gt, ones, 2, NULL, groups, 0));
+  EXPECT_STATUS(wn_scorer_score_f32(s, xt, 1, &score, 1, NULL), WN_ERR_NUMERICAL);
+  EXPECT_TRUE(strstr(wn_scorer_last_error(s), "row 0") != NULL);
+  wn_scorer_free(s);
+  /* The NaN group first was caught before too; still so. */
+  const int64_t swapped[2] = {1, 0};
+  EXPECT_OK(wn_scorer_create(&s, WN_MEASURE_DOT, 2, gt, ones, 2, NULL, swapped, 0));
+  EXPECT_STATUS(wn_scorer_score_f32(s, xt, 1, &score, 1, NULL), WN_ERR_NUMERICAL);
+  wn_scorer_free(s);
+}
+
 int main(void) {
   make_inputs();
   test_unbiased_needs_stochastic_at_begin();
@@ -355,5 +414,6 @@ int main(void) {
   test_ghost_scratch_out_of_memory();
   test_capacities_above_size_max_half();
   test_gradient_batches_checked_before_projection();
+  test_scorer_weights_and_nan_groups();
   return finish("test_contract");
 }

@@ -1038,7 +1038,9 @@ typedef struct wn_scorer wn_scorer;
 **   dims           C feature dimensions k_c >= 1.
 **   target_rows    M >= 1 (the same for every checkpoint).
 **   weights        C weights eta_c (finite, >= 0, positive sum), or NULL
-**                  for equal weights; renormalized to sum to 1.
+**                  for equal weights; renormalized to sum to 1 (scaled by
+**                  the largest first when their sum overflows, so
+**                  {DBL_MAX, DBL_MAX} is {1/2, 1/2}).
 **   target_groups  M integer subtask labels (any values; groups may differ
 **                  in size), or NULL for a single group.
 **   skip_nonfinite nonzero: train rows holding NaN/inf score -inf (excluded
@@ -1084,7 +1086,9 @@ int32_t wn_scorer_dims(const wn_scorer *scorer, size_t *out_checkpoints,
 ** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_INVALID_ARGUMENT (rows == 0),
 ** WN_ERR_BUFFER_TOO_SMALL, WN_ERR_NON_FINITE (a train row holds NaN/inf;
 ** the message names it, counted from 0 in this call), WN_ERR_NUMERICAL (a
-** score overflows), WN_ERR_OUT_OF_MEMORY (sizes overflow).
+** score overflows, or a group's is NaN, e.g. +inf from one checkpoint and
+** -inf from another, whatever the other groups score),
+** WN_ERR_OUT_OF_MEMORY (sizes overflow).
 ** Thread safety: as for the object.
 */
 int32_t wn_scorer_score_f32(wn_scorer *scorer, const float *const *train,
