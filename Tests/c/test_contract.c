@@ -6,7 +6,9 @@
 ** they cannot allocate with WN_ERR_OUT_OF_MEMORY; a capacity above
 ** SIZE_MAX/2 is WN_ERR_INVALID_ARGUMENT; gradient batches are checked as
 ** feature batches are, before they are projected; scorer weights whose sum
-** overflows are scaled first, and a NaN group score is WN_ERR_NUMERICAL.
+** overflows are scaled first, and a NaN group score is WN_ERR_NUMERICAL;
+** and statements made precise in winnow.h (begin_epoch's statuses, plan
+** order, domains, dims above INT32_MAX).
 */
 #define _DEFAULT_SOURCE /* fork, setrlimit, alarm for the child-process test */
 #include <float.h>
@@ -406,6 +408,108 @@ static void test_scorer_weights_and_nan_groups(void) {
   wn_scorer_free(s);
 }
 
+/* Statements of winnow.h made precise: begin_epoch's statuses, the order
+** of plan ids, domains == NULL with a domain count, K <= 2^20, and dims
+** BLAS cannot take refused when given (WN_ERR_UNSUPPORTED). */
+static void test_header_statements(void) {
+  wn_engine *e = NULL;
+  size_t n = 0;
+  /* begin_epoch: negative epoch, learning rates not > 0 and finite. */
+  EXPECT_OK(wn_engine_create(&e, ids, NULL, N, 0, K, 1));
+  EXPECT_STATUS(wn_engine_begin_epoch(e, -1, 1), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_engine_begin_epoch(e, 0, INFINITY), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_engine_begin_epoch(e, 0, -1), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_engine_begin_epoch(e, 0, NAN), WN_ERR_INVALID_ARGUMENT);
+  wn_engine_free(e);
+
+  /* begin_epoch: the diversity policy's N x k features (4096 x 2^24 floats,
+  ** 256 GiB) are WN_ERR_OUT_OF_MEMORY there, and no epoch opens. */
+  enum { BIG_N = 4096 };
+  static int64_t big_ids[BIG_N];
+  for (int i = 0; i < BIG_N; i++) big_ids[i] = i;
+  EXPECT_OK(wn_engine_create(&e, big_ids, NULL, BIG_N, 0, (size_t)1 << 24, 1));
+  EXPECT_OK(wn_engine_set_param_i64(e, WN_PARAM_POLICY, WN_POLICY_DIVERSITY));
+  EXPECT_STATUS(wn_engine_begin_epoch(e, 0, 1), WN_ERR_OUT_OF_MEMORY);
+  EXPECT_TRUE(strstr(wn_engine_last_error(e), "diversity") != NULL);
+  EXPECT_OK(wn_engine_set_param_i64(e, WN_PARAM_POLICY, WN_POLICY_TOP_FRACTION)); /* none open */
+  wn_engine_free(e);
+
+  /* Plan order: a warm-up plan reports TOP_FRACTION but lists ids in pool
+  ** order (not id order, not best first); a planned top-fraction plan is
+  ** best first. Ids descend here, so pool order is not id order. */
+  int64_t desc[N], got[N];
+  for (int i = 0; i < N; i++) desc[i] = 1000 - i;
+  EXPECT_OK(wn_engine_create(&e, desc, NULL, N, 0, K, 1));
+  EXPECT_OK(wn_engine_set_param_i64(e, WN_PARAM_WARMUP_EPOCHS, 1));
+  EXPECT_OK(wn_engine_set_param_f64(e, WN_PARAM_WARMUP_FRACTION, 0.5));
+  EXPECT_OK(wn_engine_set_param_f64(e, WN_PARAM_SELECT_FRACTION, 0.5));
+  EXPECT_OK(wn_engine_begin_epoch(e, 0, 1));
+  EXPECT_OK(wn_engine_add_target(e, 0, target, 1, K));
+  EXPECT_OK(wn_engine_add_candidates(e, desc, N, features, K, NULL, NULL));
+  EXPECT_OK(wn_engine_end_epoch(e, &n));
+  int32_t kind = -1, policy = -1;
+  EXPECT_OK(wn_engine_plan_info(e, NULL, &kind, &policy));
+  EXPECT_TRUE(kind == WN_PLAN_WARMUP && policy == WN_POLICY_TOP_FRACTION && n == N / 2);
+  EXPECT_OK(wn_engine_plan_ids(e, got, N));
+  for (size_t i = 1; i < n; i++) EXPECT_TRUE(got[i] < got[i - 1]); /* ascending position */
+  EXPECT_OK(wn_engine_begin_epoch(e, 1, 1));
+  EXPECT_OK(wn_engine_add_target(e, 0, target, 1, K));
+  EXPECT_OK(wn_engine_add_candidates(e, desc, N, features, K, NULL, NULL));
+  EXPECT_OK(wn_engine_end_epoch(e, &n));
+  EXPECT_OK(wn_engine_plan_info(e, NULL, &kind, &policy));
+  EXPECT_TRUE(kind == WN_PLAN_PLANNED && policy == WN_POLICY_TOP_FRACTION);
+  float scores[N];
+  EXPECT_OK(wn_engine_scores(e, scores, N));
+  EXPECT_OK(wn_engine_plan_ids(e, got, N));
+  for (size_t i = 1; i < n; i++) EXPECT_TRUE(scores[1000 - got[i]] <= scores[1000 - got[i - 1]]);
+  wn_engine_free(e);
+
+  /* domains == NULL with domain_count 3: every sample in domain 0, K = 3. */
+  size_t k_domains = 0;
+  EXPECT_OK(wn_engine_create(&e, ids, NULL, N, 3, K, 1));
+  EXPECT_OK(wn_engine_dims(e, NULL, &k_domains, NULL, NULL));
+  EXPECT_TRUE(k_domains == 3);
+  EXPECT_OK(wn_engine_set_param_f64(e, WN_PARAM_SELECT_FRACTION, 0.5));
+  EXPECT_OK(wn_engine_begin_epoch(e, 0, 1));
+  feed(e);
+  EXPECT_OK(wn_engine_end_epoch(e, &n));
+  int64_t counts[3] = {-1, -1, -1};
+  EXPECT_OK(wn_engine_plan_domain_counts(e, counts, 3));
+  EXPECT_TRUE(counts[0] == (int64_t)n && counts[1] == 0 && counts[2] == 0);
+  wn_engine_free(e);
+  /* K above 2^20, given or implied by a domain index. */
+  e = (wn_engine *)&e;
+  EXPECT_STATUS(wn_engine_create(&e, ids, NULL, N, ((size_t)1 << 20) + 1, K, 1), WN_ERR_INVALID_ARGUMENT);
+  EXPECT_TRUE(e == NULL);
+  EXPECT_OK(wn_engine_create(&e, ids, NULL, N, (size_t)1 << 20, K, 1));
+  wn_engine_free(e);
+  int32_t far_domains[N] = {0};
+  far_domains[5] = 1 << 20; /* K = 2^20 + 1 */
+  EXPECT_STATUS(wn_engine_create(&e, ids, far_domains, N, 0, K, 1), WN_ERR_INVALID_ARGUMENT);
+
+  /* Dims BLAS cannot take: refused when given, not at the first batch. */
+  const size_t over = (size_t)INT32_MAX + 1;
+  wn_projector *p = NULL;
+  EXPECT_STATUS(wn_projector_create(&p, 0, 1, 4, over, (size_t)1 << 36), WN_ERR_UNSUPPORTED);
+  EXPECT_TRUE(p == NULL);
+  const size_t one[1] = {1}, wide[1] = {over}, zero_tokens[1] = {0};
+  const float *as[1] = {features}, *ds[1] = {features};
+  float gram[1];
+  EXPECT_STATUS(wn_ghost_gram_f32(1, wide, one, 1, zero_tokens, 0, as, ds, WN_DOT_PATH_AUTO, gram, 1, NULL),
+                WN_ERR_UNSUPPORTED);
+  EXPECT_STATUS(wn_ghost_gram_f32(1, one, wide, 1, zero_tokens, 0, as, ds, WN_DOT_PATH_AUTO, gram, 1, NULL),
+                WN_ERR_UNSUPPORTED);
+  EXPECT_OK(wn_ghost_gram_f32(1, one, one, 1, zero_tokens, 0, as, ds, WN_DOT_PATH_AUTO, gram, 1, NULL));
+  /* The factored projector's d_in = 2^31 (8 GiB of P_in): UNSUPPORTED where
+  ** the matrices fit the machine, OUT_OF_MEMORY where they do not; never
+  ** a projector whose first batch fails. */
+  const uint64_t lid[1] = {1};
+  wn_factored_projector *fp = NULL;
+  const int32_t st = wn_factored_projector_create(&fp, 1, lid, wide, one, one, one, 1, 0);
+  EXPECT_TRUE(st == WN_ERR_UNSUPPORTED || st == WN_ERR_OUT_OF_MEMORY);
+  EXPECT_TRUE(fp == NULL);
+}
+
 int main(void) {
   make_inputs();
   test_unbiased_needs_stochastic_at_begin();
@@ -415,5 +519,6 @@ int main(void) {
   test_capacities_above_size_max_half();
   test_gradient_batches_checked_before_projection();
   test_scorer_weights_and_nan_groups();
+  test_header_statements();
   return finish("test_contract");
 }

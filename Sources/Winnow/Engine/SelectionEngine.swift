@@ -90,6 +90,9 @@ public final class SelectionEngine {
       throw WinnowError.invalid("domain ids must lie in 0..<\(k) (domain count \(k))")
     }
     try EngineState.checkFeasible(poolSize: ids.count, tasks: taskCount, domains: k, dim: featureDim)
+    // Feasible, yet too large for BLAS (norms, step mode): refused here, not
+    // at the first features.
+    _ = try BLAS.int(featureDim, "feature dim k")
     self.ids = ids
     self.domains = d
     self.domainCount = k

@@ -173,7 +173,8 @@ typedef struct wn_projector wn_projector;
 ** a zero or too-large dimension, a budget below one row),
 ** WN_ERR_OUT_OF_MEMORY (4*k overflows, or the part of P the projector will
 ** hold, min(D*k*4, the budget rounded down to whole rows), exceeds the
-** machine's memory or address-space limit).
+** machine's memory or address-space limit), WN_ERR_UNSUPPORTED (k above
+** INT32_MAX, which BLAS cannot take, with a budget that holds a row).
 ** Thread safety: any thread.
 */
 int32_t wn_projector_create(wn_projector **out, int32_t kind, uint64_t seed,
@@ -304,7 +305,9 @@ int32_t wn_sparse_projector_dims(const wn_sparse_projector *projector,
 ** rows*k floats) is overwritten, or added to when accumulate != 0.
 ** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_SHAPE (the piece does not fit
 ** in 0..D-1, or length is 0), WN_ERR_BUFFER_TOO_SMALL, WN_ERR_NON_FINITE (a
-** row's input holds NaN/inf; `out` is then unspecified),
+** row's features are not finite: detected on the output, so for input that
+** holds NaN/inf and for finite input whose sums overflow float alike; `out`
+** is then unspecified),
 ** WN_ERR_OUT_OF_MEMORY (rows*length overflows).
 ** Thread safety: as for the object.
 */
@@ -370,7 +373,8 @@ typedef struct wn_factored_projector wn_factored_projector;
 ** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_INVALID_ARGUMENT (no layers,
 ** duplicate ids, a zero dimension or rank, kind), WN_ERR_OUT_OF_MEMORY (the
 ** matrices, or one sample's sum_l k_out*k_in features, overflow or exceed
-** the machine's memory).
+** the machine's memory), WN_ERR_UNSUPPORTED (a dimension or rank above
+** INT32_MAX, which BLAS cannot take, when the matrices fit).
 ** Thread safety: any thread.
 */
 int32_t wn_factored_projector_create(wn_factored_projector **out,
@@ -462,7 +466,8 @@ int32_t wn_factored_projector_project_f16(
 **   input_dims, output_dims  d_in, d_out >= 1 of each of layer_count >= 1
 **                            layers.
 ** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_INVALID_ARGUMENT (no layers, a
-** zero dim, path), WN_ERR_SHAPE (sum(T_s) != total_tokens),
+** zero dim, path), WN_ERR_UNSUPPORTED (a dim above INT32_MAX, which BLAS
+** cannot take), WN_ERR_SHAPE (sum(T_s) != total_tokens),
 ** WN_ERR_NON_FINITE, WN_ERR_BUFFER_TOO_SMALL, WN_ERR_OUT_OF_MEMORY (sizes
 ** overflow, or scratch exceeds the machine: the S x S sums, a ghost token
 ** kernel T_i x T_j, a materialized slab of at least one row of every
@@ -664,7 +669,8 @@ typedef struct wn_engine wn_engine;
 #define WN_DIVERSITY_BLOCKED 2
 
 #define WN_PLAN_PLANNED 0 /* chosen by the policy */
-#define WN_PLAN_WARMUP 1  /* a warm-up epoch: full pool or a random subset */
+#define WN_PLAN_WARMUP 1  /* a warm-up epoch: full pool or a random subset,
+                          ** in pool order; its policy reads TOP_FRACTION */
 #define WN_PLAN_REUSED 2  /* the last planned selection (select_every) */
 
 /* Flags written by wn_param_bounds. */
@@ -707,16 +713,20 @@ const char *wn_param_name(int32_t key);
 ** Creates an engine over a pool.
 **   out           receives the handle (NULL on failure).
 **   ids           pool_size distinct sample ids.
-**   domains       pool_size domain indices in 0..domain_count-1, or NULL
-**                 (one domain).
-**   domain_count  K; 0 means the largest domain index + 1.
-**   feature_dim   k >= 1, the dimension of every feature row fed.
+**   domains       pool_size domain indices in 0..domain_count-1, or NULL:
+**                 every sample in domain 0 (K is then domain_count, or 1
+**                 when domain_count is 0; domains 1..K-1 stay empty).
+**   domain_count  K in 1..2^20; 0 means the largest domain index + 1.
+**   feature_dim   k >= 1, the dimension of every feature row fed; at most
+**                 INT32_MAX (BLAS takes 32-bit sizes).
 **   task_count    T in 1..1024, the number of target tasks fed each epoch.
 ** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_INVALID_ARGUMENT (empty pool,
-** duplicate id, domain out of range, bad k or T), WN_ERR_OUT_OF_MEMORY (the
-** engine's state, N x T scores and (T + K + 1) x k sums, overflows or
-** exceeds the machine; under WN_POLICY_DIVERSITY, N x k features are
-** checked the same way at wn_engine_begin_epoch).
+** duplicate id, domain out of range, K above 2^20 (given or implied), k of
+** 0, T), WN_ERR_OUT_OF_MEMORY (the engine's state, N x T scores and
+** (T + K + 1) x k sums, overflows or exceeds the machine; under
+** WN_POLICY_DIVERSITY, N x k features are checked the same way at
+** wn_engine_begin_epoch), WN_ERR_UNSUPPORTED (k above INT32_MAX, when the
+** state fits).
 ** Thread safety: any thread.
 */
 int32_t wn_engine_create(wn_engine **out, const int64_t *ids,
@@ -799,10 +809,12 @@ int32_t wn_engine_set_audit_log(wn_engine *engine, const char *path);
 ** An open epoch whose last wn_engine_end_epoch failed is abandoned here
 ** (`epoch` must then exceed it too): the scores of the candidates it was fed
 ** are kept, its mixture signals are dropped, and it makes no plan.
-** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_INVALID_ARGUMENT
-** (WN_WEIGHTING_UNBIASED under a policy other than WN_POLICY_STOCHASTIC),
-** WN_ERR_BAD_STATE (an epoch is open and its end did not fail, or epoch does
-** not increase).
+** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_INVALID_ARGUMENT (a negative
+** epoch, a learning rate that is not > 0 and finite, WN_WEIGHTING_UNBIASED
+** under a policy other than WN_POLICY_STOCHASTIC), WN_ERR_BAD_STATE (an
+** epoch is open and its end did not fail, or epoch does not increase),
+** WN_ERR_OUT_OF_MEMORY (under WN_POLICY_DIVERSITY, the epoch's N x k
+** features overflow or exceed the machine).
 ** Thread safety: as for the object.
 */
 int32_t wn_engine_begin_epoch(wn_engine *engine, int64_t epoch,
@@ -910,10 +922,16 @@ int32_t wn_engine_plan_info(const wn_engine *engine, int64_t *out_epoch,
 /*
 ** Copy the last plan out. Each writes exactly the plan's count of values
 ** (n for ids/weights/probabilities, K for mixtures and domain counts) and
-** returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_BAD_STATE (no plan yet) or
+** returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_BAD_STATE (no plan yet),
+** WN_ERR_INVALID_ARGUMENT (capacity above SIZE_MAX/2) or
 ** WN_ERR_BUFFER_TOO_SMALL (capacity below the count).
-**   ids            selected sample ids: best first for top-fraction and
-**                  quota, pick order for diversity, ascending otherwise.
+**   ids            selected sample ids: best first (by combined score, ties
+**                  by pool position) for planned top-fraction and quota
+**                  plans, pick order for diversity, and in pool order
+**                  (ascending pool position, not id) for stochastic and
+**                  warm-up plans; a reused plan keeps the order of the plan
+**                  it reuses. A warm-up plan reports WN_POLICY_TOP_FRACTION
+**                  (wn_engine_plan_info) but is in pool order.
 **   weights        one training weight per selected sample.
 **   probabilities  each selected sample's inclusion probability.
 **   mixture        the domain mixture for the next epoch (sums to 1).
@@ -945,7 +963,8 @@ int32_t wn_engine_pool_probabilities(const wn_engine *engine, double *out,
 /*
 ** The combined score of every pool position (N values, in pool order).
 ** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_BUFFER_TOO_SMALL,
-** WN_ERR_BAD_STATE (no features fed yet).
+** WN_ERR_INVALID_ARGUMENT (capacity above SIZE_MAX/2), WN_ERR_BAD_STATE (no
+** features fed yet).
 ** Thread safety: as for the object.
 */
 int32_t wn_engine_scores(const wn_engine *engine, float *out,
