@@ -389,6 +389,23 @@ static void test_scorer_weights_and_nan_groups(void) {
     for (int i = 0; i < R; i++) EXPECT_TRUE(fabsf(a[i] - b[i]) <= 1e-6f * (1 + fabsf(b[i])));
   }
 
+  /* A cosine train row whose norm is below ~2.9e-39 is a zero row (score
+  ** 0, WN_OK), as in the engine (its squares underflow to 0 there). */
+  {
+    float tiny0[R * K], tiny1[R * K], out[R];
+    memcpy(tiny0, train0, sizeof tiny0);
+    memcpy(tiny1, train1, sizeof tiny1);
+    for (int j = 0; j < K; j++) tiny0[2 * K + j] = 0, tiny1[2 * K + j] = 0;
+    tiny0[2 * K] = 1e-39f, tiny1[2 * K + 1] = -1e-40f;
+    const float *tiny_train[2] = {tiny0, tiny1};
+    wn_scorer *s = NULL;
+    EXPECT_OK(wn_scorer_create(&s, WN_MEASURE_COSINE, 2, targets, dims, M, NULL, NULL, 0));
+    EXPECT_OK(wn_scorer_score_f32(s, tiny_train, R, out, R, NULL));
+    EXPECT_TRUE(out[2] == 0);
+    for (int i = 0; i < R; i++) EXPECT_TRUE(isfinite(out[i]));
+    wn_scorer_free(s);
+  }
+
   /* k = 1, two groups: group 0 scores 1e30, group 1 gets 0.5*inf +
   ** 0.5*(-inf) = NaN. */
   const float g0[2] = {1, 1e30f}, g1[2] = {1, -1e30f}, x[1] = {1e30f};
