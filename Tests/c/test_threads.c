@@ -2,8 +2,9 @@
 ** Eight threads, each with its own projector, engine and scorer, run the
 ** same epochs at once. Each thread's plans and scores must equal the ones
 ** computed alone first (handles share nothing), and each thread's failure
-** messages (wn_last_error) must be its own. Built by run.sh, and under
-** ThreadSanitizer by sanitize.sh.
+** messages (wn_last_error) must be its own. Then the eight threads fail
+** at once, over and over, on one shared sparse projector. Built by run.sh,
+** and under ThreadSanitizer by sanitize.sh.
 */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -72,6 +73,54 @@ static void work(result *r, int thread) {
   wn_projector_free(p);
 }
 
+/* One sparse projector shared by every thread (winnow.h: immutable, calls
+** may run concurrently), each failing on purpose over and over with a
+** message of its own: the handle's message is replaced under a lock, so
+** no string is freed twice, and each thread's wn_last_error() is its own. */
+enum { SPARSE_D = 64, SPARSE_K = 16, FAILS = 4000 };
+static wn_sparse_projector *g_sparse;
+
+static void *fail_on_shared_sparse(void *argument) {
+  const int thread = *(const int *)argument;
+  float x[SPARSE_D] = {0}, out[SPARSE_K];
+  char expected[64];
+  /* An offset past D: WN_ERR_SHAPE, the offset named in the message. */
+  const size_t offset = SPARSE_D + 1000 + (size_t)thread;
+  snprintf(expected, sizeof expected, "%zu", offset);
+  for (int i = 0; i < FAILS; i++) {
+    CHECK(wn_sparse_projector_project_piece_f32(g_sparse, x, 1, offset, 1, out, SPARSE_K, 0) ==
+              WN_ERR_SHAPE, "sparse shape");
+    CHECK(strstr(wn_last_error(), expected) != NULL, "thread %d read another thread's message: %s",
+          thread, wn_last_error());
+    /* Successful calls in between, as a real caller would make. */
+    if (i % 16 == 0)
+      CHECK(wn_sparse_projector_project_piece_f32(g_sparse, x, 1, 0, SPARSE_D, out, SPARSE_K, 0) ==
+                WN_OK, "sparse project");
+  }
+  return NULL;
+}
+
+static void test_concurrent_failures_on_one_sparse_projector(void) {
+  CHECK(wn_sparse_projector_create(&g_sparse, 3, SPARSE_D, SPARSE_K, 2) == WN_OK, "sparse");
+  pthread_t threads[THREADS];
+  int index[THREADS];
+  for (int t = 0; t < THREADS; t++) {
+    index[t] = t;
+    CHECK(pthread_create(&threads[t], NULL, fail_on_shared_sparse, &index[t]) == 0, "pthread_create");
+  }
+  for (int t = 0; t < THREADS; t++) pthread_join(threads[t], NULL);
+  /* Afterwards the handle holds the message of one thread's failure. */
+  const char *last = wn_sparse_projector_last_error(g_sparse);
+  int found = 0;
+  for (int t = 0; t < THREADS; t++) {
+    char expected[64];
+    snprintf(expected, sizeof expected, "%zu", (size_t)(SPARSE_D + 1000 + t));
+    found += strstr(last, expected) != NULL;
+  }
+  CHECK(found == 1, "the sparse projector's last error is no thread's: %s", last);
+  wn_sparse_projector_free(g_sparse);
+}
+
 static void *run(void *argument) {
   result *r = argument;
   work(r, r->index);
@@ -99,6 +148,7 @@ int main(void) {
     CHECK(memcmp(threaded[t].plan, alone.plan, sizeof alone.plan) == 0, "thread %d plans differ", t);
     CHECK(memcmp(threaded[t].scores, alone.scores, sizeof alone.scores) == 0, "thread %d scores differ", t);
   }
+  test_concurrent_failures_on_one_sparse_projector();
   int failures = atomic_load(&g_failures);
   printf("test_threads: %d threads x %d epochs, %d failures\n", THREADS, ROUNDS, failures);
   return failures == 0 ? 0 : 1;

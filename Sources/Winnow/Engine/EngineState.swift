@@ -17,6 +17,8 @@ struct EngineState {
 
   // MARK: The open epoch
   var isOpen = false
+  /// The open epoch's `endEpoch` failed: `beginEpoch` may abandon it.
+  var endFailed = false
   var epoch = 0
   var learningRate = 1.0
   /// Serial number of the open epoch; `fedSerial[p] == serial` ⇔ fed this epoch.
@@ -85,6 +87,7 @@ struct EngineState {
 
   mutating func open(epoch e: Int, learningRate lr: Double, keepFeatures: Bool) {
     isOpen = true
+    endFailed = false
     epoch = e
     learningRate = lr
     serial &+= 1

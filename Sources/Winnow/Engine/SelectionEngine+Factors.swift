@@ -35,7 +35,7 @@ extension SelectionEngine {
   public func addTarget(
     task: Int, tokenCounts: [Int], factors: [LayerFactors], projector: FactoredProjector
   ) throws {
-    guard state.isOpen else { throw WinnowError(.badState, "addTarget before beginEpoch") }
+    try checkTargetBatch(task: task)
     let f = try projected(projector, tokenCounts: tokenCounts, factors: factors)
     try addTarget(task: task, features: f, rows: tokenCounts.count, dim: featureDim)
   }
@@ -55,7 +55,9 @@ extension SelectionEngine {
     projector: FactoredProjector, losses: UnsafePointer<Float>? = nil,
     referenceLosses: UnsafePointer<Float>? = nil
   ) throws {
-    guard state.isOpen else { throw WinnowError(.badState, "addCandidates before beginEpoch") }
+    try checkCandidateBatch(count: tokenCounts.count, checkTargets: false)
+    try Self.checkFeatureDim(projector, featureDim)
+    try checkCandidateBatch(count: tokenCounts.count, checkTargets: true)
     let f = try projected(projector, tokenCounts: tokenCounts, factors: factors)
     try addCandidates(
       ids: ids, count: tokenCounts.count, features: f, dim: featureDim, losses: losses,

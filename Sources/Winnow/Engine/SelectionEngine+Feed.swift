@@ -135,9 +135,13 @@ extension SelectionEngine {
     if bad > 0 { throw WinnowError(.nonFinite, "\(what) hold \(bad) NaN or infinite values") }
   }
 
-  /// `1/‖x‖`, or 0 for the zero vector (which then scores 0 everywhere).
+  /// `1/‖x‖`, or 0 for the zero vector (which then scores 0 everywhere) and
+  /// for a row whose norm is so small (below about 2.9e−39) that `1/‖x‖`
+  /// overflows Float: such a row counts as a zero row, not as inf/NaN scores.
   static func inverseNorm(_ x: UnsafePointer<Float>, _ k: Int) throws -> Float {
     let norm = try BLAS.snrm2(n: k, x)
-    return norm > 0 ? 1 / norm : 0
+    guard norm > 0 else { return 0 }
+    let inverse = 1 / norm
+    return inverse.isFinite ? inverse : 0
   }
 }

@@ -7,11 +7,22 @@ extension SelectionEngine {
   /// fresh selection by `policy` (quotas use the updated mixture). If an
   /// audit log path is set, appends the plan's audit line. On error the epoch
   /// stays open and nothing changes (e.g. `.badState` when no candidate
-  /// features were ever fed, so there is nothing to rank).
+  /// features were ever fed, so there is nothing to rank); the caller may
+  /// feed more and retry, or abandon the epoch with `beginEpoch` (whose
+  /// parameters may then be changed first: see `beginEpoch`).
   /// - Complexity: top-fraction and quota O(N·T + n log n); stochastic
   ///   O(N log N); diversity O(n·N·k) sequential, O(⌈n/b⌉·N·k) blocked.
   public func endEpoch() throws -> EpochPlan {
     guard state.isOpen else { throw WinnowError(.badState, "endEpoch before beginEpoch") }
+    do {
+      return try closeEpoch()
+    } catch {
+      state.endFailed = true
+      throw error
+    }
+  }
+
+  private func closeEpoch() throws -> EpochPlan {
     var mixtures = MixtureSet(state)
     try updateMixture(&mixtures)
     let rule = configuration.mixtureRule

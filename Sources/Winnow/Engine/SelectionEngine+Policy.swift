@@ -65,6 +65,13 @@ extension SelectionEngine {
     guard !fed.isEmpty, let means = state.targetMeans else {
       throw WinnowError(.badState, "the diversity policy needs candidate features this epoch")
     }
+    // The policy may have been set after a failed endEpoch: the epoch did
+    // not keep its features then.
+    guard state.features.count == poolSize * k else {
+      throw WinnowError(
+        .badState,
+        "the diversity policy was chosen after epoch \(state.epoch) began, so its features were not kept: begin a new epoch")
+    }
     var target = [Float](repeating: 0, count: k)
     for t in 0..<taskCount {
       for j in 0..<k { target[j] += means[t * k + j] / Float(taskCount) }

@@ -90,6 +90,9 @@ public final class SelectionEngine {
       throw WinnowError.invalid("domain ids must lie in 0..<\(k) (domain count \(k))")
     }
     try EngineState.checkFeasible(poolSize: ids.count, tasks: taskCount, domains: k, dim: featureDim)
+    // Feasible, yet too large for BLAS (norms, step mode): refused here, not
+    // at the first features.
+    _ = try BLAS.int(featureDim, "feature dim k")
     self.ids = ids
     self.domains = d
     self.domainCount = k
@@ -105,7 +108,8 @@ public final class SelectionEngine {
   /// Sets one parameter; see `EngineParameter` for keys and ranges.
   ///
   /// Throws `.invalidArgument` out of range and `.badState` while an epoch is
-  /// open (parameters are fixed for the duration of an epoch).
+  /// open (parameters are fixed for the duration of an epoch), unless that
+  /// epoch's `endEpoch` failed: parameters may then change before the retry.
   public func setParameter(_ key: EngineParameter, _ value: Double) throws {
     try requireNoOpenEpoch()
     try configuration.set(key, value)
@@ -122,14 +126,14 @@ public final class SelectionEngine {
   /// Sets the seed of every random choice: any `UInt64`, the one range of
   /// `.seed`. `setParameter(.seed, x)` takes the whole doubles of that range.
   ///
-  /// Throws `.badState` while an epoch is open.
+  /// Throws `.badState` while an epoch is open (unless its `endEpoch` failed).
   public func setSeed(_ seed: UInt64) throws {
     try requireNoOpenEpoch()
     configuration.seed = seed
   }
 
   private func requireNoOpenEpoch() throws {
-    guard !state.isOpen else {
+    guard !state.isOpen || state.endFailed else {
       throw WinnowError(.badState, "parameters cannot change while epoch \(state.epoch) is open")
     }
   }
@@ -138,9 +142,10 @@ public final class SelectionEngine {
   public func parameter(_ key: EngineParameter) -> Double { configuration.value(of: key) }
 
   /// Sets the starting domain mixture (`K` positive weights, normalized here)
-  /// and restarts the mixture rules from it. Not while an epoch is open.
+  /// and restarts the mixture rules from it. Not while an epoch is open
+  /// (unless its `endEpoch` failed).
   public func setInitialMixture(_ weights: [Double]) throws {
-    guard !state.isOpen else { throw WinnowError(.badState, "an epoch is open") }
+    try requireNoOpenEpoch()
     guard weights.count == domainCount else {
       throw WinnowError.shape("\(weights.count) mixture weights for \(domainCount) domains")
     }
@@ -161,17 +166,33 @@ public final class SelectionEngine {
   ///     random choices).
   ///   - learningRate: `η_e > 0`, the weight of this epoch's scores under
   ///     `learningRateWeighted` combination.
+  ///
+  /// An open epoch whose `endEpoch` failed is abandoned here (`epoch` must
+  /// then come after it): its candidates' scores stay folded in, its mixture
+  /// signals are dropped and it makes no plan. Any other open epoch is
+  /// `.badState`. `.invalidArgument` for a negative epoch, a learning rate
+  /// that is not positive and finite, or `.unbiased` weighting under a
+  /// policy other than `.stochastic` (only its inclusion probabilities are
+  /// below 1), refused here rather than when the epoch ends.
   /// - Complexity: O(K·k + T·k).
   public func beginEpoch(_ epoch: Int, learningRate: Double = 1) throws {
-    guard !state.isOpen else {
+    guard !state.isOpen || state.endFailed else {
       throw WinnowError(.badState, "epoch \(state.epoch) is still open; call endEpoch first")
     }
     guard epoch >= 0 else { throw WinnowError.invalid("epoch \(epoch) is negative") }
     if let last = state.lastEpoch, epoch <= last {
       throw WinnowError(.badState, "epoch \(epoch) does not come after epoch \(last)")
     }
+    if state.isOpen, epoch <= state.epoch {
+      throw WinnowError(.badState, "epoch \(epoch) does not come after the abandoned epoch \(state.epoch)")
+    }
     guard learningRate > 0, learningRate.isFinite else {
       throw WinnowError.invalid("learning rate \(learningRate) must be positive and finite")
+    }
+    if configuration.weighting == .unbiased, configuration.policy != .stochastic {
+      throw WinnowError.invalid(
+        "unbiased weighting needs the stochastic policy (the policy is \(configuration.policy)): "
+          + "set the policy or the weighting before the epoch begins")
     }
     let keep = configuration.policy == .diversity
     if keep {  // the epoch's N × k unit-norm features

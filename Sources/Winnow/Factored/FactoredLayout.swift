@@ -29,6 +29,20 @@ struct FactoredLayout: Sendable {
     self.indexByID = index
   }
 
+  /// `.unsupported` unless every dim (and, with `ranks`, every rank) fits
+  /// the 32-bit integers of BLAS, so that a layer BLAS cannot take is
+  /// refused when the layers are given rather than at the first batch.
+  func checkBLASDims(ranks: Bool) throws {
+    for layer in layers {
+      _ = try BLAS.int(layer.inputDim, "layer \(layer.id): d_in")
+      _ = try BLAS.int(layer.outputDim, "layer \(layer.id): d_out")
+      if ranks {
+        _ = try BLAS.int(layer.inputRank, "layer \(layer.id): k_in")
+        _ = try BLAS.int(layer.outputRank, "layer \(layer.id): k_out")
+      }
+    }
+  }
+
   /// Checks per-sample token counts and returns their sum `ΣT`.
   static func totalTokens(_ tokenCounts: [Int]) throws -> Int {
     var total = 0

@@ -74,6 +74,7 @@ public final class FactoredProjector: Sendable {
     // allocates at least that much), must be feasible before anything is.
     _ = try CheckedSize.allocatable([factorElements], elementSize: 4, "the factor matrices")
     _ = try CheckedSize.allocatable([total], elementSize: 4, "one sample's features (k_out·k_in summed over layers)")
+    try layout.checkBLASDims(ranks: true)  // feasible, yet too large for BLAS
     self.featureOffsets = offsets
     self.featureDim = total
     self.inputProjections = layers.map {

@@ -30,11 +30,15 @@ extension GhostDotProducts {
     }
   }
 
-  /// `X·Yᵀ` for `X` `rows × dim` and `Y` `cols × dim`; returns `rows × cols`.
+  /// `X·Yᵀ` for `X` `rows × dim` and `Y` `cols × dim`; returns `rows × cols`,
+  /// or `.outOfMemory` when that many floats cannot be allocated (one
+  /// sample's tokens against another's, `T_i × T_j`, or against a target's).
   static func tokenKernel(
     _ x: UnsafePointer<Float>, _ rows: Int, _ y: UnsafePointer<Float>, _ cols: Int, dim: Int
   ) throws -> [Float] {
-    var k = [Float](repeating: 0, count: rows * cols)
+    let count = try CheckedSize.allocatable(
+      [rows, cols], elementSize: 4, "a token kernel (\(rows) × \(cols) tokens)")
+    var k = [Float](repeating: 0, count: count)
     try k.withUnsafeMutableBufferPointer { out in
       try BLAS.sgemm(
         .none, .transposed, m: rows, n: cols, k: dim, alpha: 1, a: x, lda: dim,
@@ -71,10 +75,11 @@ extension GhostDotProducts {
   /// `materializationBudget` without forming any gradient twice.
   func materializedGram(_ f: FloatFactors, into sums: inout [Double]) throws {
     let n = f.samples
-    let slabs = slabs(f)
+    let slabs = try slabs(f)
     // One scratch slab for all slabs: first touches of fresh pages are slow.
-    var g = [Float](repeating: 0, count: n * (slabs.first?.count ?? 0) * f.inputDim)
-    var c = [Float](repeating: 0, count: n * n)
+    var g = [Float](repeating: 0, count: try slabSize(f, slabs))
+    var c = [Float](
+      repeating: 0, count: try CheckedSize.allocatable([n, n], elementSize: 4, "the slab Gram matrix"))
     for slab in slabs {
       let width = slab.count * f.inputDim
       try g.withUnsafeMutableBufferPointer { gp in
@@ -89,11 +94,22 @@ extension GhostDotProducts {
     }
   }
 
-  /// Output-row ranges of `G` whose slabs for all samples fit the budget.
-  func slabs(_ f: FloatFactors) -> [Range<Int>] {
-    let perRow = 4 * max(1, f.samples) * f.inputDim
-    let rows = max(1, materializationBudget / perRow)
+  /// Output-row ranges of `G` whose slabs for all samples fit the budget
+  /// (at least one row: `S × d_in` floats, which may exceed it).
+  func slabs(_ f: FloatFactors) throws -> [Range<Int>] {
+    let perRow = try CheckedSize.bytes(
+      [max(1, f.samples), f.inputDim], elementSize: 4, "one row of every sample's gradient")
+    let rows = max(1, materializationBudget / max(1, perRow))
     return stride(from: 0, to: f.outputDim, by: rows).map { $0..<min(f.outputDim, $0 + rows) }
+  }
+
+  /// The floats of the scratch slab for `slabs` (`S × rows × d_in`), after
+  /// checking that they can be allocated: `.outOfMemory` otherwise (a single
+  /// row of every sample's gradient may exceed the budget and the machine).
+  func slabSize(_ f: FloatFactors, _ slabs: [Range<Int>]) throws -> Int {
+    try CheckedSize.allocatable(
+      [f.samples, slabs.first?.count ?? 0, f.inputDim], elementSize: 4,
+      "a slab of materialized gradients (\(f.samples) samples × \(slabs.first?.count ?? 0) rows × d_in \(f.inputDim))")
   }
 
   /// Writes rows `outputRows` of every sample's gradient `G_s = Δ_sᵀ A_s`

@@ -47,6 +47,7 @@ extension GhostDotProducts {
     let rows = try FactoredLayout.totalTokens(tokenCounts)
     let ordered = try layout.ordered(layers, rows: rows, what: "batch")
     let orderedTargets = try orderTargets(targets)
+    try layout.checkBLASDims(ranks: false)  // after the sizes: those are OOM
     var sums = [Double](repeating: 0, count: tokenCounts.count)
     var paths: [GhostPath] = []
     for (l, f) in ordered.enumerated() {

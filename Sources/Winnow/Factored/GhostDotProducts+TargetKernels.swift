@@ -44,7 +44,11 @@ extension GhostDotProducts {
     _ f: FloatFactors, _ gt: UnsafePointer<Float>, into sums: inout [Double]
   ) throws {
     let (din, dout) = (f.inputDim, f.outputDim)
-    var m = [Float](repeating: 0, count: (f.tokenCounts.max() ?? 0) * din)
+    let maxTokens = f.tokenCounts.max() ?? 0
+    var m = [Float](
+      repeating: 0,
+      count: try CheckedSize.allocatable(
+        [maxTokens, din], elementSize: 4, "one sample's Δ_i·G_t (\(maxTokens) tokens × d_in \(din))"))
     try m.withUnsafeMutableBufferPointer { mp in
       for i in 0..<f.samples where f.tokenCounts[i] > 0 {
         let (r0, ti) = (f.starts[i], f.tokenCounts[i])
@@ -60,8 +64,8 @@ extension GhostDotProducts {
   func materializedTarget(
     _ f: FloatFactors, _ gt: UnsafePointer<Float>, into sums: inout [Double]
   ) throws {
-    let slabs = slabs(f)
-    var g = [Float](repeating: 0, count: f.samples * (slabs.first?.count ?? 0) * f.inputDim)
+    let slabs = try slabs(f)
+    var g = [Float](repeating: 0, count: try slabSize(f, slabs))
     var y = [Float](repeating: 0, count: f.samples)
     for slab in slabs {
       let width = slab.count * f.inputDim
@@ -89,7 +93,10 @@ extension GhostDotProducts {
     case .gradient(let g):
       try g.withFloat32(rows: dout, cols: din, name: name + " gradient", body)
     case .factors(let a, let d, let tt):
-      var g = [Float](repeating: 0, count: dout * din)
+      var g = [Float](
+        repeating: 0,
+        count: try CheckedSize.allocatable(
+          [dout, din], elementSize: 4, "\(name): the target gradient (d_out \(dout) × d_in \(din))"))
       try a.withFloat32(rows: tt, cols: din, name: name + " inputs") { at in
         try d.withFloat32(rows: tt, cols: dout, name: name + " output gradients") { dt in
           try g.withUnsafeMutableBufferPointer { gp in

@@ -69,6 +69,7 @@ public struct GhostDotProducts: Sendable {
   ) throws -> ExactDotProducts {
     let rows = try FactoredLayout.totalTokens(tokenCounts)
     let ordered = try layout.ordered(layers, rows: rows, what: "batch")
+    try layout.checkBLASDims(ranks: false)  // after the sizes: those are OOM
     let n = tokenCounts.count
     var sums = [Double](
       repeating: 0, count: try CheckedSize.allocatable([n, n], elementSize: 8, "the Gram matrix of \(n) samples"))

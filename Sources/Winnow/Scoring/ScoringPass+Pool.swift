@@ -28,7 +28,7 @@ extension ScoringPass {
           skipped.append(start + i)
           continue
         }
-        let best = acc[(i * groups)..<((i + 1) * groups)].max() ?? 0
+        let best = Self.maxOrNaN(acc[(i * groups)..<((i + 1) * groups)])
         guard best.isFinite else {
           throw WinnowError(
             .numerical, "the score of train row \(start + i) overflows (\(best)); rescale the features")
@@ -37,6 +37,20 @@ extension ScoringPass {
       }
     }
     return ScoringResult(scores: scores, skippedRows: skipped, groupCount: groups)
+  }
+
+  /// The largest group score, NaN if any is NaN (0 for no groups).
+  /// `Sequence.max()` compares with `<`, which is false for NaN, so a NaN
+  /// group after a finite one would be dropped and the row's
+  /// `.numerical` failure hidden.
+  static func maxOrNaN(_ values: ArraySlice<Float>) -> Float {
+    guard !values.isEmpty else { return 0 }
+    var best = -Float.infinity
+    for v in values {
+      if v.isNaN { return .nan }
+      if v > best { best = v }
+    }
+    return best
   }
 
   /// Adds checkpoint `c`'s block scores into `acc` (`b × G`), marking rows

@@ -70,6 +70,10 @@ struct ScoringPlan {
   }
 
   /// Weights over their sum; each must be finite and ≥ 0, the sum > 0.
+  ///
+  /// When the sum overflows (`{DBL_MAX, DBL_MAX}`), the weights are first
+  /// scaled by the largest, as `MixtureRule.normalized` does: dividing by an
+  /// infinite sum would make every weight, and so every score, 0.
   static func normalizedWeights(_ w: [Double]) throws -> [Double] {
     if let bad = w.firstIndex(where: { !$0.isFinite || $0 < 0 }) {
       throw WinnowError.invalid(
@@ -77,7 +81,11 @@ struct ScoringPlan {
     }
     let sum = w.reduce(0, +)
     guard sum > 0 else { throw WinnowError.invalid("checkpoint weights sum to 0") }
-    return w.map { $0 / sum }
+    // A finite sum keeps the plain quotient (and the bits scores had so far).
+    guard sum.isInfinite, let top = w.max() else { return w.map { $0 / sum } }
+    let scaled = w.map { $0 / top }  // in [0, 1], the largest exactly 1
+    let total = scaled.reduce(0, +)  // in [1, C]
+    return scaled.map { $0 / total }
   }
 
   /// Dense group indices (labels in ascending order) and group sizes.

@@ -22,8 +22,11 @@ public func wn_engine_add_target_gradients(
 ) -> Int32 {
   onEngine(engine) { e in
     let g = try Check.present(gradients, "gradients")
-    let features = try project(projector, for: e, g, rows, dim)
-    try e.addTarget(task: try Check.count(task, "task"), features: features, rows: rows, dim: e.featureDim)
+    let task = try Check.count(task, "task")
+    let features = try project(projector, for: e, g, rows, dim) {
+      try e.checkTargetBatch(task: task)  // before anything is allocated or read
+    }
+    try e.addTarget(task: task, features: features, rows: rows, dim: e.featureDim)
   }
 }
 
@@ -50,8 +53,14 @@ public func wn_engine_add_candidate_gradients(
   onEngine(engine) { e in
     let g = try Check.present(gradients, "gradients")
     let count = try Check.count(count, "count")
-    _ = try Check.present(ids, "ids")
-    let features = try project(projector, for: e, g, count, dim)
+    if count > 0 { _ = try Check.present(ids, "ids") }  // as wn_engine_add_candidates
+    // The epoch, the pool and the targets before `count × D` gradients are
+    // read and `count × k` features allocated, as wn_engine_add_candidates
+    // checks them before it reads anything.
+    try e.checkCandidateBatch(count: count, checkTargets: false)
+    let features = try project(projector, for: e, g, count, dim) {
+      try e.checkCandidateBatch(count: count, checkTargets: true)
+    }
     try feed(e, ids, count, features, e.featureDim, losses, referenceLosses)
   }
 }
@@ -72,10 +81,11 @@ private func feed(
 }
 
 /// Projects `rows × dim` raw gradients with the projector behind `pointer`
-/// into `rows × k` features for `engine`; checks that the shapes agree.
+/// into `rows × k` features for `engine`; checks that the shapes agree, then
+/// runs `check` (the engine's state) before anything is allocated or read.
 private func project(
   _ pointer: OpaquePointer?, for engine: SelectionEngine, _ g: UnsafePointer<Float>,
-  _ rows: Int, _ dim: Int
+  _ rows: Int, _ dim: Int, then check: () throws -> Void = {}
 ) throws -> [Float] {
   guard pointer != nil else { throw WinnowError(.nullPointer, "the projector handle is NULL") }
   guard let h: Handle<DenseProjector> = Registry.lookup(pointer, as: .projector) else {
@@ -90,6 +100,7 @@ private func project(
         + "for an engine of feature dim \(engine.featureDim)")
   }
   _ = try Check.product(rows, dim, "gradients")
+  try check()
   // `rows × D` honest inputs can ask for far more output: 2^20 rows of
   // D = 1 through a 1 → 2^20 projector are 4 MiB in and 4 TiB out.
   var out = [Float](repeating: 0, count: try Check.allocation([rows, p.outputDim], "the projected features"))

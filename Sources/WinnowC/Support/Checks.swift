@@ -31,10 +31,13 @@ enum Check {
     try CheckedSize.allocatable(factors, elementSize: elementSize, what)
   }
 
-  /// Throws `WN_ERR_BUFFER_TOO_SMALL` unless `capacity ≥ needed`.
+  /// Throws `WN_ERR_BUFFER_TOO_SMALL` unless `capacity ≥ needed`. A
+  /// capacity above `SIZE_MAX/2` (negative here) is a count like any other:
+  /// `WN_ERR_INVALID_ARGUMENT`, as winnow.h's conventions say.
   static func capacity(_ capacity: Int, _ needed: Int, _ name: String) throws {
-    guard capacity >= 0, capacity >= needed else {
-      throw WinnowError(.bufferTooSmall, "\(name) holds \(UInt(bitPattern: capacity)) elements, \(needed) are needed")
+    let capacity = try count(capacity, "the capacity of \(name)")
+    guard capacity >= needed else {
+      throw WinnowError(.bufferTooSmall, "\(name) holds \(capacity) elements, \(needed) are needed")
     }
   }
 }

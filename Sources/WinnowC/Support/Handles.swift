@@ -10,18 +10,38 @@ final class Handle<Value> {
   var value: Value
   /// A malloc'd C string (or NULL before the first failure), handed out by
   /// `wn_X_last_error` and valid until the next failure on this handle.
-  private var message: UnsafeMutablePointer<CChar>?
+  /// Behind a lock: handles whose object may be used by several threads at
+  /// once (the sparse projector) record failures concurrently, and an
+  /// unguarded free-and-replace would free one string twice.
+  private let message = Mutex<Message>(Message(text: nil))
+
+  /// The message pointer, sendable across the lock (it is owned by the
+  /// handle and freed only under the lock).
+  private struct Message: @unchecked Sendable {
+    var text: UnsafeMutablePointer<CChar>?
+  }
 
   init(_ value: Value) { self.value = value }
 
-  deinit { free(message) }
+  deinit { message.withLock { free($0.text) } }
 
   func record(_ text: String) {
-    free(message)
-    message = strdup(text)
+    let copy = strdup(text)  // outside the lock: only the swap is inside
+    let old = message.withLock { m -> Message in
+      let old = m
+      m.text = copy
+      return old
+    }
+    free(old.text)
   }
 
-  var lastError: UnsafePointer<CChar> { message.map { UnsafePointer($0) } ?? StaticText.empty }
+  /// The last message, "" before the first failure. With concurrent calls
+  /// on the handle it is the latest recorded failure of any thread, and it
+  /// stays valid until the handle's next failure (from any thread).
+  var lastError: UnsafePointer<CChar> {
+    let m = message.withLock { $0 }
+    return m.text.map { UnsafePointer($0) } ?? StaticText.empty
+  }
 }
 
 /// The live handles, by address, so that a stale, foreign or doubly freed

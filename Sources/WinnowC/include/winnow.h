@@ -34,7 +34,8 @@
 **     as statuses. (Pointers to too-small memory cannot be detected: the
 **     sizes you pass must describe the memory you pass.)
 **   - Sizes are checked before anything is allocated: a count above
-**     SIZE_MAX/2 is WN_ERR_INVALID_ARGUMENT (an offset or length that
+**     SIZE_MAX/2 (an output's capacity too, even where any capacity would
+**     be large enough) is WN_ERR_INVALID_ARGUMENT (an offset or length that
 **     cannot fit a dimension is WN_ERR_SHAPE, as each function says); a
 **     product of counts that overflows, or memory the library would have to
 **     allocate beyond the machine's physical memory, the container's memory
@@ -172,7 +173,8 @@ typedef struct wn_projector wn_projector;
 ** a zero or too-large dimension, a budget below one row),
 ** WN_ERR_OUT_OF_MEMORY (4*k overflows, or the part of P the projector will
 ** hold, min(D*k*4, the budget rounded down to whole rows), exceeds the
-** machine's memory or address-space limit).
+** machine's memory or address-space limit), WN_ERR_UNSUPPORTED (k above
+** INT32_MAX, which BLAS cannot take, with a budget that holds a row).
 ** Thread safety: any thread.
 */
 int32_t wn_projector_create(wn_projector **out, int32_t kind, uint64_t seed,
@@ -278,8 +280,12 @@ void wn_sparse_projector_free(wn_sparse_projector *projector);
 
 /*
 ** The message of the last failed call on `projector`, "" if none, or a fixed
-** text when `projector` is NULL or not live. Valid until the next call on
-** the handle. Thread safety: as for the object.
+** text when `projector` is NULL or not live. Valid until the next failed
+** call on the handle. Concurrent failing calls are safe (the message is
+** replaced under a lock), but the text is then that of whichever failure
+** came last, from any thread, and another thread's failure ends its
+** validity: with concurrent calls, read wn_last_error() (each thread's own
+** message) instead. Thread safety: any thread.
 */
 const char *wn_sparse_projector_last_error(
     const wn_sparse_projector *projector);
@@ -299,7 +305,9 @@ int32_t wn_sparse_projector_dims(const wn_sparse_projector *projector,
 ** rows*k floats) is overwritten, or added to when accumulate != 0.
 ** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_SHAPE (the piece does not fit
 ** in 0..D-1, or length is 0), WN_ERR_BUFFER_TOO_SMALL, WN_ERR_NON_FINITE (a
-** row's input holds NaN/inf; `out` is then unspecified),
+** row's features are not finite: detected on the output, so for input that
+** holds NaN/inf and for finite input whose sums overflow float alike; `out`
+** is then unspecified),
 ** WN_ERR_OUT_OF_MEMORY (rows*length overflows).
 ** Thread safety: as for the object.
 */
@@ -365,7 +373,8 @@ typedef struct wn_factored_projector wn_factored_projector;
 ** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_INVALID_ARGUMENT (no layers,
 ** duplicate ids, a zero dimension or rank, kind), WN_ERR_OUT_OF_MEMORY (the
 ** matrices, or one sample's sum_l k_out*k_in features, overflow or exceed
-** the machine's memory).
+** the machine's memory), WN_ERR_UNSUPPORTED (a dimension or rank above
+** INT32_MAX, which BLAS cannot take, when the matrices fit).
 ** Thread safety: any thread.
 */
 int32_t wn_factored_projector_create(wn_factored_projector **out,
@@ -457,8 +466,12 @@ int32_t wn_factored_projector_project_f16(
 **   input_dims, output_dims  d_in, d_out >= 1 of each of layer_count >= 1
 **                            layers.
 ** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_INVALID_ARGUMENT (no layers, a
-** zero dim, path), WN_ERR_SHAPE (sum(T_s) != total_tokens),
-** WN_ERR_NON_FINITE, WN_ERR_BUFFER_TOO_SMALL, WN_ERR_OUT_OF_MEMORY.
+** zero dim, path), WN_ERR_UNSUPPORTED (a dim above INT32_MAX, which BLAS
+** cannot take), WN_ERR_SHAPE (sum(T_s) != total_tokens),
+** WN_ERR_NON_FINITE, WN_ERR_BUFFER_TOO_SMALL, WN_ERR_OUT_OF_MEMORY (sizes
+** overflow, or scratch exceeds the machine: the S x S sums, a ghost token
+** kernel T_i x T_j, a materialized slab of at least one row of every
+** sample's gradient, S x d_in, whatever the slab budget).
 */
 int32_t wn_ghost_gram_f32(size_t layer_count, const size_t *input_dims,
                           const size_t *output_dims, size_t sample_count,
@@ -480,7 +493,9 @@ int32_t wn_ghost_gram_f32(size_t layer_count, const size_t *input_dims,
 ** when every layer's target is explicit; target_gradients may be NULL when
 ** none is.
 ** Returns as wn_ghost_gram_f32 (WN_ERR_NULL_POINTER also when a layer has
-** neither form of target).
+** neither form of target; WN_ERR_OUT_OF_MEMORY also for a token kernel
+** T_i x T_t, or a target by factors formed as d_out x d_in on the
+** materialized path).
 */
 int32_t wn_ghost_target_dots_f32(
     size_t layer_count, const size_t *input_dims, const size_t *output_dims,
@@ -591,8 +606,9 @@ int32_t wn_select_step(const float *features, size_t rows, size_t dim,
 **   wn_engine_end_epoch                   -> the plan for the next epoch
 **   wn_engine_plan_*                      copy the plan out
 **
-** Parameters can change only between epochs. A call out of this order
-** returns WN_ERR_BAD_STATE and changes nothing.
+** Parameters can change only between epochs, and while an open epoch's
+** last wn_engine_end_epoch failed (to fix what made it fail). A call out of
+** this order returns WN_ERR_BAD_STATE and changes nothing.
 **
 ** Thread safety of the object: one thread at a time per engine.
 */
@@ -615,7 +631,7 @@ typedef struct wn_engine wn_engine;
 #define WN_PARAM_ALIGNMENT_TEMPERATURE 13 /* mu */
 #define WN_PARAM_EXCESS_LOSS_STEP_SIZE 14 /* DoReMi eta */
 #define WN_PARAM_MIXTURE_SMOOTHING 15     /* DoReMi epsilon */
-#define WN_PARAM_WEIGHTING 16             /* WN_WEIGHTING_* */
+#define WN_PARAM_WEIGHTING 16             /* WN_WEIGHTING_* (see below) */
 #define WN_PARAM_WEIGHT_TEMPERATURE 17    /* tau_w of self-normalized weights */
 #define WN_PARAM_WEIGHT_MIN 18            /* lower clip of self-normalized weights */
 #define WN_PARAM_WEIGHT_MAX 19            /* upper clip of self-normalized weights */
@@ -635,6 +651,10 @@ typedef struct wn_engine wn_engine;
 #define WN_MIXTURE_EXCESS_LOSS 2
 #define WN_MIXTURE_BANDIT 3
 
+/* WN_WEIGHTING_UNBIASED (Horvitz-Thompson n/(N*pi)) needs
+** WN_POLICY_STOCHASTIC, the one policy with inclusion probabilities below 1:
+** wn_engine_begin_epoch refuses it under any other policy with
+** WN_ERR_INVALID_ARGUMENT (either key may be set first). */
 #define WN_WEIGHTING_AUTOMATIC 0 /* unbiased for stochastic, else uniform */
 #define WN_WEIGHTING_UNIFORM 1
 #define WN_WEIGHTING_SELF_NORMALIZED 2
@@ -649,7 +669,8 @@ typedef struct wn_engine wn_engine;
 #define WN_DIVERSITY_BLOCKED 2
 
 #define WN_PLAN_PLANNED 0 /* chosen by the policy */
-#define WN_PLAN_WARMUP 1  /* a warm-up epoch: full pool or a random subset */
+#define WN_PLAN_WARMUP 1  /* a warm-up epoch: full pool or a random subset,
+                          ** in pool order; its policy reads TOP_FRACTION */
 #define WN_PLAN_REUSED 2  /* the last planned selection (select_every) */
 
 /* Flags written by wn_param_bounds. */
@@ -692,16 +713,20 @@ const char *wn_param_name(int32_t key);
 ** Creates an engine over a pool.
 **   out           receives the handle (NULL on failure).
 **   ids           pool_size distinct sample ids.
-**   domains       pool_size domain indices in 0..domain_count-1, or NULL
-**                 (one domain).
-**   domain_count  K; 0 means the largest domain index + 1.
-**   feature_dim   k >= 1, the dimension of every feature row fed.
+**   domains       pool_size domain indices in 0..domain_count-1, or NULL:
+**                 every sample in domain 0 (K is then domain_count, or 1
+**                 when domain_count is 0; domains 1..K-1 stay empty).
+**   domain_count  K in 1..2^20; 0 means the largest domain index + 1.
+**   feature_dim   k >= 1, the dimension of every feature row fed; at most
+**                 INT32_MAX (BLAS takes 32-bit sizes).
 **   task_count    T in 1..1024, the number of target tasks fed each epoch.
 ** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_INVALID_ARGUMENT (empty pool,
-** duplicate id, domain out of range, bad k or T), WN_ERR_OUT_OF_MEMORY (the
-** engine's state, N x T scores and (T + K + 1) x k sums, overflows or
-** exceeds the machine; under WN_POLICY_DIVERSITY, N x k features are
-** checked the same way at wn_engine_begin_epoch).
+** duplicate id, domain out of range, K above 2^20 (given or implied), k of
+** 0, T), WN_ERR_OUT_OF_MEMORY (the engine's state, N x T scores and
+** (T + K + 1) x k sums, overflows or exceeds the machine; under
+** WN_POLICY_DIVERSITY, N x k features are checked the same way at
+** wn_engine_begin_epoch), WN_ERR_UNSUPPORTED (k above INT32_MAX, when the
+** state fits).
 ** Thread safety: any thread.
 */
 int32_t wn_engine_create(wn_engine **out, const int64_t *ids,
@@ -739,7 +764,8 @@ int32_t wn_engine_dims(const wn_engine *engine, size_t *out_pool_size,
 ** real-valued keys get the value converted to double.
 ** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_INVALID_ARGUMENT (unknown key,
 ** value out of range, NaN, not whole for an integer key), WN_ERR_BAD_STATE
-** (an epoch is open). Thread safety: as for the object.
+** (an epoch is open, unless its last wn_engine_end_epoch failed).
+** Thread safety: as for the object.
 */
 int32_t wn_engine_set_param_f64(wn_engine *engine, int32_t key, double value);
 int32_t wn_engine_set_param_i64(wn_engine *engine, int32_t key, int64_t value);
@@ -759,7 +785,8 @@ int32_t wn_engine_get_param_f64(const wn_engine *engine, int32_t key,
 ** rules restart from it. Every rule keeps a finite mixture summing to 1 for
 ** any finite inputs (losses of +-FLT_MAX, smoothing 0, any step size).
 ** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_SHAPE (count != K),
-** WN_ERR_INVALID_ARGUMENT, WN_ERR_BAD_STATE (an epoch is open).
+** WN_ERR_INVALID_ARGUMENT, WN_ERR_BAD_STATE (an epoch is open, unless its
+** last wn_engine_end_epoch failed).
 ** Thread safety: as for the object.
 */
 int32_t wn_engine_set_initial_mixture(wn_engine *engine,
@@ -779,8 +806,15 @@ int32_t wn_engine_set_audit_log(wn_engine *engine, const char *path);
 /*
 ** Opens an epoch. `epoch` must exceed every earlier epoch (it keys the
 ** seeded random choices); learning_rate > 0 weights this epoch's scores.
-** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_INVALID_ARGUMENT,
-** WN_ERR_BAD_STATE (an epoch is open, or epoch does not increase).
+** An open epoch whose last wn_engine_end_epoch failed is abandoned here
+** (`epoch` must then exceed it too): the scores of the candidates it was fed
+** are kept, its mixture signals are dropped, and it makes no plan.
+** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_INVALID_ARGUMENT (a negative
+** epoch, a learning rate that is not > 0 and finite, WN_WEIGHTING_UNBIASED
+** under a policy other than WN_POLICY_STOCHASTIC), WN_ERR_BAD_STATE (an
+** epoch is open and its end did not fail, or epoch does not increase),
+** WN_ERR_OUT_OF_MEMORY (under WN_POLICY_DIVERSITY, the epoch's N x k
+** features overflow or exceed the machine).
 ** Thread safety: as for the object.
 */
 int32_t wn_engine_begin_epoch(wn_engine *engine, int64_t epoch,
@@ -801,7 +835,9 @@ int32_t wn_engine_add_target(wn_engine *engine, size_t task,
 ** projector's D), projected with `projector` (whose k must equal the
 ** engine's). Returns as wn_engine_add_target, plus WN_ERR_OUT_OF_MEMORY when
 ** the rows x k projected features would overflow or exceed the machine
-** (2^20 rows of D = 1 through a 1 -> 2^20 projector ask for 4 TiB).
+** (2^20 rows of D = 1 through a 1 -> 2^20 projector ask for 4 TiB); the
+** open epoch, the task and the order (targets before candidates) are
+** checked first, before anything is projected.
 ** Thread safety: as for both objects.
 */
 int32_t wn_engine_add_target_gradients(wn_engine *engine,
@@ -812,7 +848,10 @@ int32_t wn_engine_add_target_gradients(wn_engine *engine,
 /*
 ** Adds a batch of `count` candidates by sample id.
 **   features         count x dim projected features (dim == k), or NULL to
-**                    feed losses only (dim is then ignored).
+**                    feed losses only (dim is then ignored). Rows (and
+**                    target rows) are scaled to unit norm; a zero row, or
+**                    one whose norm is below about 2.9e-39 (1/norm
+**                    overflows float), counts as a zero row: it scores 0.
 **   losses           count per-sample training losses, or NULL.
 **   reference_losses count reference-model losses, or NULL (needs losses).
 ** Each id may be fed once per epoch, so count <= the pool size.
@@ -831,7 +870,15 @@ int32_t wn_engine_add_candidates(wn_engine *engine, const int64_t *ids,
 
 /*
 ** As wn_engine_add_candidates from raw gradients (count x dim, dim == the
-** projector's D, not NULL), projected with `projector`.
+** projector's D, not NULL), projected with `projector`. As there, ids may
+** be NULL when count == 0, and the open epoch, count <= the pool size and
+** every task's targets are checked before any gradient is read or
+** projected (after the NULL pointers and the dims).
+** Returns as wn_engine_add_candidates, plus WN_ERR_NULL_POINTER (projector,
+** gradients), WN_ERR_INVALID_ARGUMENT (projector not a live projector),
+** WN_ERR_SHAPE (dim != D or the projector's k != the engine's),
+** WN_ERR_OUT_OF_MEMORY (the count x k projected features exceed the
+** machine).
 ** Thread safety: as for both objects.
 */
 int32_t wn_engine_add_candidate_gradients(wn_engine *engine,
@@ -845,7 +892,13 @@ int32_t wn_engine_add_candidate_gradients(wn_engine *engine,
 ** Closes the epoch and computes the plan for the next one; writes the
 ** number of selected samples to *out_selected (may be NULL).
 ** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_BAD_STATE (no epoch open, no
-** features ever fed), WN_ERR_IO (audit log). On error the epoch stays open.
+** features ever fed, WN_POLICY_DIVERSITY set after the epoch began so its
+** features were not kept), WN_ERR_INVALID_ARGUMENT (an unbiased weight
+** n/(N*pi) overflows float: raise WN_PARAM_EXPLORATION_FLOOR), WN_ERR_IO
+** (audit log). On error the epoch stays open and nothing else changes; the
+** caller recovers by feeding more and calling again, by changing parameters
+** (allowed now) and calling again, or by abandoning the epoch with
+** wn_engine_begin_epoch.
 ** Thread safety: as for the object.
 */
 int32_t wn_engine_end_epoch(wn_engine *engine, size_t *out_selected);
@@ -869,10 +922,16 @@ int32_t wn_engine_plan_info(const wn_engine *engine, int64_t *out_epoch,
 /*
 ** Copy the last plan out. Each writes exactly the plan's count of values
 ** (n for ids/weights/probabilities, K for mixtures and domain counts) and
-** returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_BAD_STATE (no plan yet) or
+** returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_BAD_STATE (no plan yet),
+** WN_ERR_INVALID_ARGUMENT (capacity above SIZE_MAX/2) or
 ** WN_ERR_BUFFER_TOO_SMALL (capacity below the count).
-**   ids            selected sample ids: best first for top-fraction and
-**                  quota, pick order for diversity, ascending otherwise.
+**   ids            selected sample ids: best first (by combined score, ties
+**                  by pool position) for planned top-fraction and quota
+**                  plans, pick order for diversity, and in pool order
+**                  (ascending pool position, not id) for stochastic and
+**                  warm-up plans; a reused plan keeps the order of the plan
+**                  it reuses. A warm-up plan reports WN_POLICY_TOP_FRACTION
+**                  (wn_engine_plan_info) but is in pool order.
 **   weights        one training weight per selected sample.
 **   probabilities  each selected sample's inclusion probability.
 **   mixture        the domain mixture for the next epoch (sums to 1).
@@ -904,7 +963,8 @@ int32_t wn_engine_pool_probabilities(const wn_engine *engine, double *out,
 /*
 ** The combined score of every pool position (N values, in pool order).
 ** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_BUFFER_TOO_SMALL,
-** WN_ERR_BAD_STATE (no features fed yet).
+** WN_ERR_INVALID_ARGUMENT (capacity above SIZE_MAX/2), WN_ERR_BAD_STATE (no
+** features fed yet).
 ** Thread safety: as for the object.
 */
 int32_t wn_engine_scores(const wn_engine *engine, float *out,
@@ -997,7 +1057,9 @@ typedef struct wn_scorer wn_scorer;
 **   dims           C feature dimensions k_c >= 1.
 **   target_rows    M >= 1 (the same for every checkpoint).
 **   weights        C weights eta_c (finite, >= 0, positive sum), or NULL
-**                  for equal weights; renormalized to sum to 1.
+**                  for equal weights; renormalized to sum to 1 (scaled by
+**                  the largest first when their sum overflows, so
+**                  {DBL_MAX, DBL_MAX} is {1/2, 1/2}).
 **   target_groups  M integer subtask labels (any values; groups may differ
 **                  in size), or NULL for a single group.
 **   skip_nonfinite nonzero: train rows holding NaN/inf score -inf (excluded
@@ -1043,7 +1105,9 @@ int32_t wn_scorer_dims(const wn_scorer *scorer, size_t *out_checkpoints,
 ** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_INVALID_ARGUMENT (rows == 0),
 ** WN_ERR_BUFFER_TOO_SMALL, WN_ERR_NON_FINITE (a train row holds NaN/inf;
 ** the message names it, counted from 0 in this call), WN_ERR_NUMERICAL (a
-** score overflows), WN_ERR_OUT_OF_MEMORY (sizes overflow).
+** score overflows, or a group's is NaN, e.g. +inf from one checkpoint and
+** -inf from another, whatever the other groups score),
+** WN_ERR_OUT_OF_MEMORY (sizes overflow).
 ** Thread safety: as for the object.
 */
 int32_t wn_scorer_score_f32(wn_scorer *scorer, const float *const *train,
