@@ -47,6 +47,10 @@ static void test_select_contract(void) {
   EXPECT_TRUE(count == 0);
   EXPECT_OK(wn_select_threshold(s, 6, 0.5f, out, 6, &count));
   EXPECT_TRUE(count == 3 && out[0] == 2 && out[1] == 0 && out[2] == 3);
+  /* wn_select_step: rows * dim overflowing is WN_ERR_OUT_OF_MEMORY. */
+  float target[4] = {1, 0, 0, 0};
+  EXPECT_STATUS(wn_select_step(s, SIZE_MAX / 4, 4, target, 1, 0.1f, out, NULL, 6),
+                WN_ERR_OUT_OF_MEMORY);
 }
 
 static void test_rule_count(void) {

@@ -180,6 +180,18 @@ public final class FeatureStore: FeatureSource, @unchecked Sendable {
         shard: piece.shard, bytes: byteRange(piece.shard, piece.local), into: target,
         checksum: streamedChecksums[piece.shard])
     }
+    warmNext(after: rows)
+  }
+
+  /// A scan reads blocks in order: the block after `rows` (as many rows,
+  /// in whichever shards hold them) is read into the page cache while
+  /// `rows` are read and used, so a cold scan keeps the disk busy,
+  /// across shard boundaries too.
+  private func warmNext(after rows: Range<Int>) {
+    let next = rows.upperBound..<min(rowCount, rows.upperBound + rows.count)
+    for piece in pieces(next) where arrays[piece.shard].dtype == .float32 && !piece.local.isEmpty {
+      blocks.warm(shard: piece.shard, bytes: byteRange(piece.shard, piece.local))
+    }
   }
 
   public func release(rows: Range<Int>) {

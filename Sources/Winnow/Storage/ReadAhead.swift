@@ -7,9 +7,9 @@ import Synchronization
 /// Why not `posix_fadvise(WILLNEED)` alone: measured here, the kernel fills
 /// a cold 128 MiB range from that hint at about half the speed of a plain
 /// `pread`, so a scan that waited on the hinted block ran at half the
-/// disk's speed. A thread that `pread`s the block in 4 MiB pieces into a
-/// scratch buffer (the bytes are dropped: what matters is that they are in
-/// the page cache when the scan's own `pread` asks) reads at full speed.
+/// disk's speed. A thread that reads the block into the page cache with
+/// `sendfile` to `/dev/null` (no copy, no buffer: what matters is that the
+/// bytes are cached when the scan's own `pread` asks) reads at full speed.
 /// Before reading, it asks whether the block's last page is already cached
 /// (`mincore` through `Syscalls`); a warm scan then costs one probe a block.
 ///
@@ -18,18 +18,10 @@ import Synchronization
 /// time, in the order asked.
 final class ReadAhead: Sendable {
   private let queue = DispatchQueue(label: "winnow.read-ahead")
-  /// The scratch the pieces are read into, used by the queue's one thread.
-  nonisolated(unsafe) private let scratch: UnsafeMutableRawPointer
-  static let pieceBytes = 4 << 20
+  /// Bytes asked of the kernel at a time.
+  static let pieceBytes = 32 << 20
 
-  init() {
-    scratch = UnsafeMutableRawPointer.allocate(byteCount: Self.pieceBytes, alignment: 4096)
-  }
-
-  deinit {
-    finish()
-    scratch.deallocate()
-  }
+  deinit { finish() }
 
   /// Waits for the reads asked so far (before their descriptors close).
   func finish() { queue.sync {} }
@@ -43,7 +35,7 @@ final class ReadAhead: Sendable {
       if Syscalls.isCached(fd, offset: range.upperBound - 1) { return }
       var at = range.lowerBound
       while at < range.upperBound {
-        let n = Syscalls.readQuietly(fd, into: scratch, count: min(Self.pieceBytes, range.upperBound - at), at: at)
+        let n = Syscalls.readIntoCache(fd, count: min(Self.pieceBytes, range.upperBound - at), at: at)
         if n <= 0 { return }
         at += n
       }

@@ -7,8 +7,8 @@ import Synchronization
 /// 64 KiB costs a page fault (about half the CPU time of a scan at small
 /// `k`), and a cold file is read only as fast as fault-driven read-ahead
 /// goes. `pread` costs one copy from the page cache into a buffer the caller
-/// reuses, and after each read the next block of the same size is read into
-/// the page cache on a background thread (`ReadAhead`), so the disk works
+/// reuses, and the caller asks for the next block to be read into the page
+/// cache on a background thread (`warm`, `ReadAhead`), so the disk works
 /// while the block is scored. With a checksum, the block is hashed while it is read
 /// (`HashingRead`).
 ///
@@ -48,7 +48,13 @@ final class StoreBlockReader: Sendable {
     } else {
       try Syscalls.readAll(fd, into: out, count: range.count, at: range.lowerBound, path: paths[shard])
     }
-    readAhead.warm(fd: fd, range: range.upperBound..<(range.upperBound + range.count))
+  }
+
+  /// Starts reading bytes `range` of shard `shard`'s file into the page
+  /// cache on a background thread (`ReadAhead`), for the next read of a scan.
+  func warm(shard: Int, bytes range: Range<Int>) {
+    guard let fd = try? descriptor(shard) else { return }  // the read will report it
+    readAhead.warm(fd: fd, range: range)
   }
 
   private func descriptor(_ shard: Int) throws -> Int32 {

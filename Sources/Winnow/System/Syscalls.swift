@@ -222,15 +222,20 @@ enum Syscalls {
     _ = posix_fadvise(fd, off_t(offset), off_t(length), Int32(POSIX_FADV_WILLNEED))
   }
 
-  /// `pread` of up to `count` bytes, retried on `EINTR`: the bytes read, 0 at
-  /// the end of the file, -1 on an error (for reads whose failure the caller
-  /// may ignore, such as reading ahead).
-  static func readQuietly(_ fd: Int32, into bytes: UnsafeMutableRawPointer, count: Int, at offset: Int) -> Int {
+  /// Reads up to `count` bytes of `fd` at `offset` into the page cache
+  /// without copying them anywhere (`sendfile` to `/dev/null`), retried on
+  /// `EINTR`: the bytes read, 0 at the end of the file, -1 on an error.
+  static func readIntoCache(_ fd: Int32, count: Int, at offset: Int) -> Int {
+    var position = off_t(offset)
     while true {
-      let n = pread(fd, bytes, count, off_t(offset))
+      let n = sendfile(devNull, fd, &position, count)
       if n >= 0 || errno != EINTR { return n }
     }
   }
+
+  /// `/dev/null`, opened once for writing (for `readIntoCache`); -1 if it
+  /// cannot be opened, which makes `readIntoCache` fail quietly.
+  private static let devNull: Int32 = open("/dev/null", O_WRONLY | O_CLOEXEC)
 
   /// Whether the page of `fd` holding byte `offset` is in the page cache
   /// (`mincore` on a one-page mapping); false when that cannot be told.

@@ -584,7 +584,8 @@ int32_t wn_select_threshold(const float *scores, size_t n, float threshold,
 **   out_weights  NULL, or receives `keep` weights (all 1 under GREATS).
 ** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_SHAPE (rows or dim 0),
 ** WN_ERR_INVALID_ARGUMENT (keep, step_size), WN_ERR_NON_FINITE,
-** WN_ERR_BUFFER_TOO_SMALL.
+** WN_ERR_BUFFER_TOO_SMALL, WN_ERR_OUT_OF_MEMORY (rows * dim overflows, or
+** the greedy's scratch cannot be held).
 ** Thread safety: any thread.
 */
 int32_t wn_select_step(const float *features, size_t rows, size_t dim,
