@@ -154,7 +154,7 @@ public final class SparseProjector: @unchecked Sendable {
     let wave = min(items, max(1, threads) * 2)
     let workFloats = Kernels.sparseJLWorkFloats(k: k)
     // Scratch: per concurrent item, a partial (8 × k) and the kernel's work
-    // area (≈ 8·k + 64 Ki floats); checked, since a huge k must fail cleanly.
+    // area (≈ 8·k + 36 Ki floats); checked, since a huge k must fail cleanly.
     let partials = try Self.scratch(floats: wave * group * k, for: "partial features")
     let works = try Self.scratch(floats: wave * workFloats, for: "kernel work areas")
     defer { free(partials); free(works) }
