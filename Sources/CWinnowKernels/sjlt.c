@@ -20,13 +20,14 @@
 #define WNK_SJLT_SLOTS 4096
 
 // Buckets and signed values of coordinates col0 ..< col0 + n into
-// bucket[i·nnz + t], value[i·nnz + t].
+// bucket[i·nnz + t], value[i·nnz + t] (nnz > 1; CountSketch hashes inside
+// its scatter, sjlt_hash_scatter1).
 WNK_MULTIVERSION
 static void sjlt_hash(uint64_t key, uint64_t col0, size_t n, size_t nnz,
                       size_t k, float scale, uint32_t *bucket, float *value) {
+  const uint32_t mag = wnk_float_to_bits(scale);
   uint64_t rk[WNK_SJLT_SLOTS];
   for (size_t i = 0; i < n; i++) rk[i] = wnk_row_key(key, col0 + i);
-  const uint32_t mag = wnk_float_to_bits(scale);
   for (size_t t = 0; t < nnz; t++) {
     const uint64_t lo = (uint64_t)t * k / nnz;
     const uint64_t width = (uint64_t)(t + 1) * k / nnz - lo;
@@ -49,10 +50,6 @@ static void sjlt_hash(uint64_t key, uint64_t col0, size_t n, size_t nnz,
 // IEEE multiply, one add, in ascending coordinate order), so a row's
 // features do not depend on its group.
 #define WNK_SJLT_GROUP 8
-#ifndef WNK_SJLT_PREFETCH
-// Floats ahead of the read that are prefetched (0: none).
-#define WNK_SJLT_PREFETCH 512
-#endif
 
 typedef float wnk_v8 __attribute__((vector_size(32)));
 typedef float wnk_v4 __attribute__((vector_size(16)));
@@ -100,52 +97,103 @@ sjlt_add(wnk_v8 v, size_t nnz, const uint32_t *restrict bucket,
   }
 }
 
+// c[j] = [rows 0-3 | rows 4-7] of the group at coordinate i + j, j < 4:
+// a_r = [row r | row r+4] at coordinates i ..< i + 4 (two 128-bit loads),
+// then an in-lane 4 × 4 transpose.
+static inline __attribute__((always_inline)) void
+sjlt_transpose4(const float *const x[WNK_SJLT_GROUP], size_t i, wnk_v8 c[4]) {
+  wnk_v8 a0 = sjlt_pair(x[0] + i, x[4] + i), a1 = sjlt_pair(x[1] + i, x[5] + i);
+  wnk_v8 a2 = sjlt_pair(x[2] + i, x[6] + i), a3 = sjlt_pair(x[3] + i, x[7] + i);
+  wnk_v8 t0 = __builtin_shufflevector(a0, a1, 0, 8, 1, 9, 4, 12, 5, 13);
+  wnk_v8 t1 = __builtin_shufflevector(a0, a1, 2, 10, 3, 11, 6, 14, 7, 15);
+  wnk_v8 t2 = __builtin_shufflevector(a2, a3, 0, 8, 1, 9, 4, 12, 5, 13);
+  wnk_v8 t3 = __builtin_shufflevector(a2, a3, 2, 10, 3, 11, 6, 14, 7, 15);
+  c[0] = __builtin_shufflevector(t0, t2, 0, 1, 8, 9, 4, 5, 12, 13);
+  c[1] = __builtin_shufflevector(t0, t2, 2, 3, 10, 11, 6, 7, 14, 15);
+  c[2] = __builtin_shufflevector(t1, t3, 0, 1, 8, 9, 4, 5, 12, 13);
+  c[3] = __builtin_shufflevector(t1, t3, 2, 3, 10, 11, 6, 7, 14, 15);
+}
+
+static inline __attribute__((always_inline)) wnk_v8
+sjlt_column(const float *const x[WNK_SJLT_GROUP], size_t i) {
+  return (wnk_v8){x[0][i], x[1][i], x[2][i], x[3][i],
+                  x[4][i], x[5][i], x[6][i], x[7][i]};
+}
+
 // Coordinates 0 ..< n of the group's rows `x[0..7]` into ot, with the
 // buckets and values of their nonzeros (`nnz` a coordinate).
 static inline __attribute__((always_inline)) void
 sjlt_scatter_body(const float *const x[WNK_SJLT_GROUP], size_t n, size_t nnz,
                   const uint32_t *restrict bucket,
                   const float *restrict value, float *restrict ot) {
-  const float *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];
-  const float *x4 = x[4], *x5 = x[5], *x6 = x[6], *x7 = x[7];
   size_t i = 0;
   for (; i + 4 <= n; i += 4) {
-    if (WNK_SJLT_PREFETCH && (i & 15) == 0)
-      for (int r = 0; r < WNK_SJLT_GROUP; r++)
-        __builtin_prefetch(x[r] + i + WNK_SJLT_PREFETCH, 0, 0);
-    // a_r = [row r | row r+4] at coordinates i ..< i + 4; the in-lane 4 × 4
-    // transpose gives c_j = [rows 0-3 | rows 4-7] at coordinate i + j.
-    wnk_v8 a0 = sjlt_pair(x0 + i, x4 + i), a1 = sjlt_pair(x1 + i, x5 + i);
-    wnk_v8 a2 = sjlt_pair(x2 + i, x6 + i), a3 = sjlt_pair(x3 + i, x7 + i);
-    wnk_v8 t0 = __builtin_shufflevector(a0, a1, 0, 8, 1, 9, 4, 12, 5, 13);
-    wnk_v8 t1 = __builtin_shufflevector(a0, a1, 2, 10, 3, 11, 6, 14, 7, 15);
-    wnk_v8 t2 = __builtin_shufflevector(a2, a3, 0, 8, 1, 9, 4, 12, 5, 13);
-    wnk_v8 t3 = __builtin_shufflevector(a2, a3, 2, 10, 3, 11, 6, 14, 7, 15);
-    wnk_v8 c0 = __builtin_shufflevector(t0, t2, 0, 1, 8, 9, 4, 5, 12, 13);
-    wnk_v8 c1 = __builtin_shufflevector(t0, t2, 2, 3, 10, 11, 6, 7, 14, 15);
-    wnk_v8 c2 = __builtin_shufflevector(t1, t3, 0, 1, 8, 9, 4, 5, 12, 13);
-    wnk_v8 c3 = __builtin_shufflevector(t1, t3, 2, 3, 10, 11, 6, 7, 14, 15);
-    sjlt_add(c0, nnz, bucket + i * nnz, value + i * nnz, ot);
-    sjlt_add(c1, nnz, bucket + (i + 1) * nnz, value + (i + 1) * nnz, ot);
-    sjlt_add(c2, nnz, bucket + (i + 2) * nnz, value + (i + 2) * nnz, ot);
-    sjlt_add(c3, nnz, bucket + (i + 3) * nnz, value + (i + 3) * nnz, ot);
+    wnk_v8 c[4];
+    sjlt_transpose4(x, i, c);
+    for (size_t j = 0; j < 4; j++)
+      sjlt_add(c[j], nnz, bucket + (i + j) * nnz, value + (i + j) * nnz, ot);
   }
-  for (; i < n; i++) {
-    wnk_v8 c = {x0[i], x1[i], x2[i], x3[i], x4[i], x5[i], x6[i], x7[i]};
-    sjlt_add(c, nnz, bucket + i * nnz, value + i * nnz, ot);
-  }
+  for (; i < n; i++)
+    sjlt_add(sjlt_column(x, i), nnz, bucket + i * nnz, value + i * nnz, ot);
 }
 
 WNK_MULTIVERSION
 static void sjlt_scatter(const float *const x[WNK_SJLT_GROUP], size_t n,
                          size_t nnz, const uint32_t *restrict bucket,
                          const float *restrict value, float *restrict ot) {
-  if (nnz == 1)
-    sjlt_scatter_body(x, n, 1, bucket, value, ot);
-  else
-    sjlt_scatter_body(x, n, nnz, bucket, value, ot);
+  sjlt_scatter_body(x, n, nnz, bucket, value, ot);
 }
 
+typedef uint64_t wnk_u64x8 __attribute__((vector_size(64)));
+
+static inline __attribute__((always_inline)) wnk_u64x8 sjlt_mix8(wnk_u64x8 z) {
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+// CountSketch (nnz = 1): the bucket and value of each 8 coordinates hashed
+// (8 lanes) right beside their scatter, so the hash's vector arithmetic
+// overlaps the scatter's loads and stores; the same buckets and values as
+// sjlt_hash.
+static inline __attribute__((always_inline)) void
+sjlt_hash_scatter1_body(uint64_t key, uint64_t col0, size_t k, float scale,
+                        const float *const x[WNK_SJLT_GROUP], size_t n,
+                        float *restrict ot) {
+  const uint32_t mag = wnk_float_to_bits(scale);
+  const wnk_u64x8 lane = {1, 2, 3, 4, 5, 6, 7, 8};
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const wnk_u64x8 w =
+        sjlt_mix8(sjlt_mix8(key + (col0 + i + lane) * WNK_GAMMA_ROW) + WNK_GAMMA);
+    const wnk_u64x8 b = ((w >> 32) * (uint64_t)(uint32_t)k) >> 32;
+    const wnk_u64x8 v = ((w << 63) >> 32) | mag;
+    uint32_t bucket[8];
+    float value[8];
+    for (int j = 0; j < 8; j++) {
+      bucket[j] = (uint32_t)b[j];
+      value[j] = wnk_bits_to_float((uint32_t)v[j]);
+    }
+    wnk_v8 c[8];
+    sjlt_transpose4(x, i, c);
+    sjlt_transpose4(x, i + 4, c + 4);
+    for (int j = 0; j < 8; j++) sjlt_add(c[j], 1, bucket + j, value + j, ot);
+  }
+  for (; i < n; i++) {
+    const uint64_t w = wnk_word_at(wnk_row_key(key, col0 + i), 0);
+    const uint32_t bucket = (uint32_t)(((w >> 32) * (uint64_t)(uint32_t)k) >> 32);
+    const float value = wnk_bits_to_float(mag | ((uint32_t)w << 31));
+    sjlt_add(sjlt_column(x, i), 1, &bucket, &value, ot);
+  }
+}
+
+WNK_MULTIVERSION
+static void sjlt_hash_scatter1(uint64_t key, uint64_t col0, size_t k,
+                               float scale,
+                               const float *const x[WNK_SJLT_GROUP], size_t n,
+                               float *restrict ot) {
+  sjlt_hash_scatter1_body(key, col0, k, scale, x, n, ot);
+}
 // The shared loop over groups and chunks; `ROW(r, c, n, dst)` gives the
 // Float32 values of columns c ..< c + n of row r: a pointer into the input,
 // or `dst` after converting into it. Rows past the group's end read zeros.
@@ -166,8 +214,12 @@ static void sjlt_scatter(const float *const x[WNK_SJLT_GROUP], size_t n,
       for (size_t r = 0; r < WNK_SJLT_GROUP; r++)                             \
         src[r] = r < g ? ROW(r0 + r, c, n, converted + r * WNK_SJLT_SLOTS)    \
                        : zeros;                                               \
-      sjlt_hash(key, col0 + c, n, nnz, k, scale, bucket, value);              \
-      sjlt_scatter(src, n, nnz, bucket, value, work);                         \
+      if (nnz == 1) {                                                         \
+        sjlt_hash_scatter1(key, col0 + c, k, scale, src, n, work);            \
+      } else {                                                                \
+        sjlt_hash(key, col0 + c, n, nnz, k, scale, bucket, value);            \
+        sjlt_scatter(src, n, nnz, bucket, value, work);                       \
+      }                                                                       \
     }                                                                         \
     sjlt_scatter_out(work, g, k, out + r0 * ldo, ldo);                        \
   }
