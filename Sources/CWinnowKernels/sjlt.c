@@ -194,31 +194,49 @@ static void sjlt_hash_scatter1(uint64_t key, uint64_t col0, size_t k,
                                float *restrict ot) {
   sjlt_hash_scatter1_body(key, col0, k, scale, x, n, ot);
 }
-// The shared loop over groups and chunks; `ROW(r, c, n, dst)` gives the
-// Float32 values of columns c ..< c + n of row r: a pointer into the input,
-// or `dst` after converting into it. Rows past the group's end read zeros.
+// Columns staged at a time: each row's piece of a chunk is first copied
+// (or converted) into `work` on its own, so the memory system sees one
+// sequential stream at a time rather than 8 interleaved ones (rows a
+// power of two apart contend for the same DRAM banks); the transposes then
+// read the copies from L2.
+#ifndef WNK_SJLT_CHUNK
+#define WNK_SJLT_CHUNK 8192
+#endif
+
+// The shared loop over groups and chunks; `ROW(r, c, n, dst)` copies or
+// converts the Float32 values of columns c ..< c + n of row r into `dst`.
+// Rows past the group's end read zeros.
 #define WNK_SJLT_BODY(ROW)                                                    \
   const uint64_t key = wnk_mix64(seed ^ WNK_DOMAIN_SJLT);                     \
   const size_t per = WNK_SJLT_SLOTS / nnz;                                    \
   uint32_t bucket[WNK_SJLT_SLOTS];                                            \
   float value[WNK_SJLT_SLOTS];                                                \
-  float *converted = work + k * WNK_SJLT_GROUP;                               \
-  float *zeros = converted + WNK_SJLT_SLOTS * WNK_SJLT_GROUP;                 \
-  memset(zeros, 0, WNK_SJLT_SLOTS * sizeof(float));                           \
+  float *staged = work + k * WNK_SJLT_GROUP;                                  \
+  float *zeros = staged + WNK_SJLT_CHUNK * WNK_SJLT_GROUP;                    \
+  memset(zeros, 0, WNK_SJLT_CHUNK * sizeof(float));                           \
   for (size_t r0 = 0; r0 < rows; r0 += WNK_SJLT_GROUP) {                      \
     size_t g = rows - r0 < WNK_SJLT_GROUP ? rows - r0 : WNK_SJLT_GROUP;       \
     sjlt_gather_out(out + r0 * ldo, ldo, g, k, work);                         \
-    for (size_t c = 0; c < length; c += per) {                                \
-      size_t n = length - c < per ? length - c : per;                         \
+    for (size_t c = 0; c < length; c += WNK_SJLT_CHUNK) {                     \
+      size_t n = length - c < WNK_SJLT_CHUNK ? length - c : WNK_SJLT_CHUNK;   \
       const float *src[WNK_SJLT_GROUP];                                       \
-      for (size_t r = 0; r < WNK_SJLT_GROUP; r++)                             \
-        src[r] = r < g ? ROW(r0 + r, c, n, converted + r * WNK_SJLT_SLOTS)    \
-                       : zeros;                                               \
+      for (size_t r = 0; r < WNK_SJLT_GROUP; r++) {                           \
+        src[r] = zeros;                                                       \
+        if (r < g) {                                                          \
+          ROW(r0 + r, c, n, staged + r * WNK_SJLT_CHUNK);                     \
+          src[r] = staged + r * WNK_SJLT_CHUNK;                               \
+        }                                                                     \
+      }                                                                       \
       if (nnz == 1) {                                                         \
         sjlt_hash_scatter1(key, col0 + c, k, scale, src, n, work);            \
-      } else {                                                                \
-        sjlt_hash(key, col0 + c, n, nnz, k, scale, bucket, value);            \
-        sjlt_scatter(src, n, nnz, bucket, value, work);                       \
+        continue;                                                             \
+      }                                                                       \
+      for (size_t c1 = 0; c1 < n; c1 += per) {                                \
+        const size_t m = n - c1 < per ? n - c1 : per;                         \
+        const float *sub[WNK_SJLT_GROUP];                                     \
+        for (size_t r = 0; r < WNK_SJLT_GROUP; r++) sub[r] = src[r] + c1;     \
+        sjlt_hash(key, col0 + c + c1, m, nnz, k, scale, bucket, value);       \
+        sjlt_scatter(sub, m, nnz, bucket, value, work);                       \
       }                                                                       \
     }                                                                         \
     sjlt_scatter_out(work, g, k, out + r0 * ldo, ldo);                        \
@@ -228,29 +246,25 @@ void wnk_sjlt_f32(uint64_t seed, size_t nnz, size_t k, float scale,
                   uint64_t col0, size_t length, const float *x, size_t rows,
                   size_t ldx, float *out, size_t ldo, float *work) {
   if (nnz == 0 || nnz > WNK_SJLT_SLOTS || nnz > k || k > UINT32_MAX) return;
-#define WNK_ROW_F32(r, c, n, dst) (x + (r) * ldx + (c))
+#define WNK_ROW_F32(r, c, n, dst) \
+  memcpy((dst), x + (r) * ldx + (c), (n) * sizeof(float))
   WNK_SJLT_BODY(WNK_ROW_F32)
 #undef WNK_ROW_F32
-}
-
-static inline const float *convert_row(const uint16_t *x, size_t n, float *dst) {
-  wnk_f16_to_f32(x, dst, n);
-  return dst;
 }
 
 void wnk_sjlt_f16(uint64_t seed, size_t nnz, size_t k, float scale,
                   uint64_t col0, size_t length, const uint16_t *x, size_t rows,
                   size_t ldx, float *out, size_t ldo, float *work) {
   if (nnz == 0 || nnz > WNK_SJLT_SLOTS || nnz > k || k > UINT32_MAX) return;
-#define WNK_ROW_F16(r, c, n, dst) convert_row(x + (r) * ldx + (c), (n), (dst))
+#define WNK_ROW_F16(r, c, n, dst) wnk_f16_to_f32(x + (r) * ldx + (c), (dst), (n))
   WNK_SJLT_BODY(WNK_ROW_F16)
 #undef WNK_ROW_F16
 }
 
 size_t wnk_sjlt_max_nnz(void) { return WNK_SJLT_SLOTS; }
 
-// The interleaved outputs (k × 8), converted rows (8 × SLOTS) and a row of
-// zeros (SLOTS).
+// The interleaved outputs (k × 8), staged rows (8 × CHUNK) and a row of
+// zeros (CHUNK).
 size_t wnk_sjlt_work_floats(size_t k) {
-  return (k + WNK_SJLT_SLOTS) * WNK_SJLT_GROUP + WNK_SJLT_SLOTS;
+  return (k + WNK_SJLT_CHUNK) * WNK_SJLT_GROUP + WNK_SJLT_CHUNK;
 }

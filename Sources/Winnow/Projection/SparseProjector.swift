@@ -157,7 +157,7 @@ public final class SparseProjector: @unchecked Sendable {
     let perItem = group * k + workFloats, workers = max(1, threads)
     let wave = min(items, max(workers * 2, min(workers * 8, (16 << 20) / perItem)))
     // Scratch: per concurrent item, a partial (8 × k) and the kernel's work
-    // area (≈ 8·k + 36 Ki floats); checked, since a huge k must fail cleanly.
+    // area (≈ 8·k + 72 Ki floats); checked, since a huge k must fail cleanly.
     let partials = try Self.scratch(floats: wave * group * k, for: "partial features")
     let works = try Self.scratch(floats: wave * workFloats, for: "kernel work areas")
     defer { free(partials); free(works) }
