@@ -151,10 +151,13 @@ public final class SparseProjector: @unchecked Sendable {
     if !accumulate { out.update(repeating: 0, count: rows * k) }
     let segments = (length + span - 1) / span
     let items = (rows + group - 1) / group * segments
-    let wave = min(items, max(1, threads) * 2)
     let workFloats = Kernels.sparseJLWorkFloats(k: k)
+    // Waves of up to 8 items a thread (within 64 MiB of scratch): a worker
+    // held up by other load stalls only the tail of a wave.
+    let perItem = group * k + workFloats, workers = max(1, threads)
+    let wave = min(items, max(workers * 2, min(workers * 8, (16 << 20) / perItem)))
     // Scratch: per concurrent item, a partial (8 × k) and the kernel's work
-    // area (≈ 8·k + 64 Ki floats); checked, since a huge k must fail cleanly.
+    // area (≈ 8·k + 72 Ki floats); checked, since a huge k must fail cleanly.
     let partials = try Self.scratch(floats: wave * group * k, for: "partial features")
     let works = try Self.scratch(floats: wave * workFloats, for: "kernel work areas")
     defer { free(partials); free(works) }
