@@ -18,7 +18,8 @@ struct StoreSizes {
 ///   the shards are written);
 /// - `scoring.cosine.store`: GB/s of features scored from a feature store
 ///   on disk after the page cache is emptied, checksums verified while
-///   reading (the default), against `disk.read.cold`;
+///   reading (the default), against `store.read.cold` (a plain read of the
+///   same files, alternated with it);
 /// - the warm and checksum figures of `benchStoreVerification`;
 /// - `scoring.store.peak-rss`: peak resident memory (VmHWM) of that run,
 ///   against `scoring.store.memory-cap` (the store is ≥ 4× the cap).
@@ -51,16 +52,32 @@ func benchStore(_ report: Report, _ options: Options) throws {
     "--memory-cap", String(s.memoryCap), "--stats",
   ]
   try benchStoreVerification(report, winnow: winnow, scoreArgs: scoreArgs, store: store, bytes: s.bytes)
-  let method = evictFromPageCache(store)
-  let run = try runChild(winnow, scoreArgs)
-  guard run.status == 0, let elapsed = statsValue(run.stderr, "elapsed:"),
-        let peak = statsValue(run.stderr, "peak RSS:") else {
-    throw OptionError("winnow score failed: \(run.stderr)")
+  // Cold figures swing with the other tenants of the disk (a cold read of
+  // the same files has ranged over 2× within a minute), so the scoring run
+  // and a plain read of the store's files alternate, each after eviction,
+  // and the best of each is kept: the ratio is taken side by side.
+  let shardFiles = try FileManager.default.contentsOfDirectory(atPath: store)
+    .filter { $0.hasSuffix(".npy") }.sorted().map { store + "/" + $0 }
+  var method = ColdMethod.fadvise
+  var (read, elapsed, peak) = (Double.infinity, Double.infinity, 0.0)
+  for _ in 0..<3 {
+    method = evictFromPageCache(store)
+    read = min(read, try shardFiles.reduce(0) { $0 + (try sequentialReadSeconds($1)) })
+    evictFromPageCache(store)
+    let run = try runChild(winnow, scoreArgs)
+    guard run.status == 0, let seconds = statsValue(run.stderr, "elapsed:"),
+          let rss = statsValue(run.stderr, "peak RSS:") else {
+      throw OptionError("winnow score failed: \(run.stderr)")
+    }
+    (elapsed, peak) = (min(elapsed, seconds), max(peak, rss))
   }
-  report.add("scoring.cosine.store", Double(s.bytes) / elapsed / 1e9, "GB/s", vs: "disk.read.cold",
+  report.add("store.read.cold", Double(s.bytes) / read / 1e9, "GB/s",
+             note: "sequential read(2) in 8 MiB chunks of the store's shard files after \(method.rawValue), "
+               + "best of 3, alternated with the cold scoring runs")
+  report.add("scoring.cosine.store", Double(s.bytes) / elapsed / 1e9, "GB/s", vs: "store.read.cold",
              note: "winnow score --memory-cap \(s.memoryCap >> 20)M of a \(s.bytes >> 20) MiB store "
                + "(\(s.rows) × \(s.k), \(s.targets) targets) after \(method.rawValue), checksums verified "
-               + "while reading (the default), process time included")
+               + "while reading (the default), process time included, best of 3")
   report.add("scoring.store.memory-cap", Double(s.memoryCap) / 1_048_576, "MiB",
              note: "the store is \(s.bytes / s.memoryCap)× the cap")
   report.add("scoring.store.peak-rss", peak / 1_048_576, "MiB", vs: "scoring.store.memory-cap",
