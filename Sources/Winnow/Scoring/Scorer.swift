@@ -60,6 +60,8 @@ public struct Scorer {
     progress: ((_ done: Int, _ total: Int) -> Void)? = nil
   ) throws -> ScoringResult {
     let plan = try ScoringPlan(self, checkpoints, targetGroups)
+    // The disk reads the first block while the targets are prepared.
+    for c in checkpoints { c.train.willRead(rows: 0..<min(plan.blockRows, c.train.rowCount)) }
     let pass = ScoringPass(plan: plan, checkpoints: checkpoints, progress: progress)
     if measure == .influence, skipNonFinite, checkpoints.count > 1 {
       try pass.findExcludedRows()

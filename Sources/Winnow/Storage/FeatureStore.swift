@@ -188,8 +188,13 @@ public final class FeatureStore: FeatureSource, @unchecked Sendable {
   /// `rows` are read and used, so a cold scan keeps the disk busy,
   /// across shard boundaries too.
   private func warmNext(after rows: Range<Int>) {
-    let next = rows.upperBound..<min(rowCount, rows.upperBound + rows.count)
-    for piece in pieces(next) where arrays[piece.shard].dtype == .float32 && !piece.local.isEmpty {
+    willRead(rows: rows.upperBound..<min(rowCount, rows.upperBound + rows.count))
+  }
+
+  /// Starts reading `rows` into the page cache on a background thread.
+  public func willRead(rows: Range<Int>) {
+    let rows = max(0, rows.lowerBound)..<min(rowCount, max(rows.lowerBound, rows.upperBound))
+    for piece in pieces(rows) where arrays[piece.shard].dtype == .float32 && !piece.local.isEmpty {
       blocks.warm(shard: piece.shard, bytes: byteRange(piece.shard, piece.local))
     }
   }

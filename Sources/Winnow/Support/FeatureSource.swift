@@ -14,10 +14,14 @@ public protocol FeatureSource {
   func readRows(_ rows: Range<Int>, into out: UnsafeMutablePointer<Float>) throws
   /// Hints that `rows` will not be read again soon, so their memory can go.
   func release(rows: Range<Int>)
+  /// Hints that `rows` will be read soon, so a source on disk can start
+  /// reading them (a scan's first block, while the caller prepares).
+  func willRead(rows: Range<Int>)
 }
 
 extension FeatureSource {
   public func release(rows: Range<Int>) {}
+  public func willRead(rows: Range<Int>) {}
 
   /// Checks that `rows` lies inside `0..<rowCount`.
   func checkRange(_ rows: Range<Int>) throws {
