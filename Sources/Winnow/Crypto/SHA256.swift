@@ -82,18 +82,7 @@ final class SHA256 {
   /// - Throws: `.io` naming the file when it cannot be read.
   /// - Complexity: O(file size).
   static func hex(ofFile path: String) throws -> String {
-    // The one checked open: a FIFO or device is refused before it can block.
-    let (fd, _) = try Syscalls.openForReading(path)
-    defer { Syscalls.closeQuietly(fd) }
-    let hash = try SHA256()
-    let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
-    defer { chunk.deallocate() }
-    while true {
-      let n = try Syscalls.readSome(fd, into: chunk, path: path)
-      if n == 0 { break }
-      hash.update(UnsafeRawBufferPointer(rebasing: chunk[0..<n]))
-    }
-    return try hash.finalizeHex()
+    try FileChecksums.of(file: path, [.sha256])[0]
   }
 }
 

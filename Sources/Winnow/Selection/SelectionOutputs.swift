@@ -89,12 +89,22 @@ public struct SelectionOutputs: Sendable {
   /// Two roles at one path would overwrite each other's file.
   private func checkDistinct() throws {
     let paths = [("ids", ids), ("listing", listing), ("manifest", manifest)].compactMap { role, path in
-      path.map { (role, URL(fileURLWithPath: $0).standardizedFileURL.path) }
+      path.map { (role, $0) }
     }
-    for (i, a) in paths.enumerated() {
-      if let b = paths[(i + 1)...].first(where: { $0.1 == a.1 }) {
-        throw WinnowError.invalid("the \(a.0) and the \(b.0) outputs are the same file \(a.1)")
-      }
+    if let (i, j) = Self.firstClash(paths.map(\.1)) {
+      throw WinnowError.invalid(
+        "the \(paths[i].0) and the \(paths[j].0) outputs are the same file \(paths[j].1)")
     }
+  }
+
+  /// The first two of `paths` that name the same file (the same inode when
+  /// it exists, else the same resolved folder and name), or nil; what
+  /// `winnow select` checks its output options with, too.
+  public static func firstClash(_ paths: [String]) -> (Int, Int)? {
+    let keys = paths.map(Syscalls.fileIdentity)
+    for i in keys.indices {
+      if let j = keys.indices.first(where: { $0 > i && keys[$0] == keys[i] }) { return (i, j) }
+    }
+    return nil
   }
 }

@@ -125,11 +125,7 @@ struct FeatureStoreManifest: Codable, Hashable {
 
   /// The manifest's bytes: sorted keys and no timestamps, so equal stores
   /// have byte-identical manifests.
-  func encoded() throws -> Data {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    return try encoder.encode(self) + Data("\n".utf8)
-  }
+  func encoded() throws -> Data { try manifestBytes(self) }
 
   /// Replaces `directory/manifest.json` atomically (temporary, fsync, rename,
   /// fsync of the directory), so readers see the old or the new one, whole.

@@ -77,11 +77,17 @@ public enum JSONValue: Codable, Sendable, Equatable, ExpressibleByStringLiteral,
     return fields
   }
 
-  /// The text Winnow writes for manifests: sorted keys, indented, slashes
-  /// unescaped, ending in a newline, so a rerun gives the same bytes.
+  /// The text Winnow writes for manifests (`manifestBytes`).
   public func manifestText() throws -> String {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    return String(decoding: try encoder.encode(self), as: UTF8.self) + "\n"
+    String(decoding: try manifestBytes(self), as: UTF8.self)
   }
+}
+
+/// The bytes of every manifest Winnow writes (feature stores, selections):
+/// sorted keys, indented, slashes unescaped, ending in a newline, so equal
+/// contents give byte-identical files and a rerun gives the same bytes.
+func manifestBytes<T: Encodable>(_ value: T) throws -> Data {
+  let encoder = JSONEncoder()
+  encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+  return try encoder.encode(value) + Data("\n".utf8)
 }

@@ -190,6 +190,21 @@ enum Syscalls {
     return target
   }
 
+  /// The identity of the file `path` names: its device and inode when it
+  /// exists (symbolic links followed, so hard links and links to one file
+  /// agree), else its folder resolved (`.`, `..`, linked folders) and name.
+  /// Two outputs with one identity would overwrite each other.
+  static func fileIdentity(_ path: String) -> String {
+    var info = stat()
+    if stat(path, &info) == 0 { return "inode \(info.st_dev):\(info.st_ino)" }
+    let slash = path.lastIndex(of: "/")
+    let folder = slash.map { path[..<$0].isEmpty ? "/" : String(path[..<$0]) } ?? "."
+    let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
+    guard let resolved = realpath(folder, nil) else { return "path \(folder)/\(name)" }
+    defer { free(resolved) }
+    return "path \(String(cString: resolved))/\(name)"
+  }
+
   /// Maps `length` bytes of `fd` read-only and shared.
   ///
   /// The corresponding C function is `mmap`.
@@ -215,12 +230,6 @@ enum Syscalls {
     _ = madvise(UnsafeMutableRawPointer(mutating: address), length, Int32(MADV_WILLNEED))
   }
 
-  /// Asks the kernel to start reading `length` bytes of `fd` at `offset`
-  /// into the page cache, without waiting. The corresponding C function is
-  /// `posix_fadvise(POSIX_FADV_WILLNEED)`.
-  static func prefetch(_ fd: Int32, offset: Int, length: Int) {
-    _ = posix_fadvise(fd, off_t(offset), off_t(length), Int32(POSIX_FADV_WILLNEED))
-  }
 
   /// Reads up to `count` bytes of `fd` at `offset` into the page cache
   /// without copying them anywhere (`sendfile` to `/dev/null`), retried on
