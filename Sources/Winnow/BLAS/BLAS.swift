@@ -109,6 +109,23 @@ enum BLAS {
     try check(info, "spotrs")
   }
 
+  /// Eigendecomposition of the symmetric `n × n` matrix `A` (upper triangle
+  /// read), divide and conquer: on return `A`'s column `j` is the unit
+  /// eigenvector of eigenvalue `w[j]`, in ascending order.
+  ///
+  /// Throws `.numerical` when the algorithm does not converge.
+  /// The corresponding routine is `LAPACKE_ssyevd`.
+  static func ssyevd(n: Int, a: UnsafeMutablePointer<Float>, lda: Int, w: UnsafeMutablePointer<Float>) throws {
+    let info = LAPACKE_ssyevd(
+      LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "V")), CChar(UInt8(ascii: "U")), try int(n, "n"), a,
+      try int(lda, "lda"), w)
+    if info > 0 {
+      throw WinnowError(
+        .numerical, "LAPACKE_ssyevd: the eigendecomposition did not converge (\(info) off-diagonal elements)")
+    }
+    try check(info, "ssyevd")
+  }
+
   private static func check(_ info: Int32, _ routine: String) throws {
     if info == 0 { return }
     if info < 0 {

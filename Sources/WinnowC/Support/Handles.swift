@@ -52,7 +52,7 @@ final class Handle<Value> {
 /// binding bugs (use after free, wrong handle type) into errors, not crashes.
 enum Registry {
   enum Kind: CustomStringConvertible {
-    case projector, engine, factoredProjector, scorer, sparseProjector, selection, store
+    case projector, engine, factoredProjector, scorer, sparseProjector, selection, store, curvature
 
     var description: String {
       switch self {
@@ -63,6 +63,7 @@ enum Registry {
       case .sparseProjector: "sparse projector"
       case .selection: "selection"
       case .store: "feature store"
+      case .curvature: "curvature"
       }
     }
   }

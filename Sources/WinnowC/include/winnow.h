@@ -529,6 +529,174 @@ int32_t wn_select_step_factors(
     int64_t *out_indices, float *out_weights, size_t capacity);
 
 /* ---------------------------------------------------------------------------
+** Kronecker-factored curvature: K-FAC and EK-FAC influence (DESIGN 2.9)
+**
+** Per linear layer, C = sum(a a^T)/tokens (d_in x d_in) and
+** S = sum(d d^T)/tokens (d_out x d_out) over a fit set, eigendecomposed
+** with LAPACKE_ssyevd: C = Q_C diag(e_C) Q_C^T, S = Q_S diag(e_S) Q_S^T.
+** Then two kinds of preconditioned features, whose dot products estimate
+** the influence g_i^T (H + damping)^-1 g_j:
+**   whitened factors  A (C + l_C I)^-1/2 and D (S + l_S I)^-1/2 (K-FAC with
+**                     the damping per factor): same shapes as A and D, so
+**                     wn_factored_projector_project_f32 projects them
+**                     without forming G (the cheap path, any model size);
+**   eigenbasis features  (Q_S^T G Q_C) / sqrt(L + l) per layer, d_out*d_in
+**                     floats (G formed in the eigenbasis): L = e_S x e_C
+**                     (WN_CURVATURE_KFAC, kronfluence's "kfac") or the fitted
+**                     second moments of each sample's rotated gradient
+**                     (WN_CURVATURE_EKFAC, kronfluence's "ekfac"), costing
+**                     2T(d_in^2 + d_out^2 + d_in d_out) flops per sample.
+** A batch is described as for the factored projector (token_counts,
+** total_tokens, layer_count, layer_ids, inputs, output_gradients); D holds
+** the gradients of each sample's loss with respect to the layer's output.
+** Factors are float32. Damping: WN_DAMPING_RELATIVE makes l a fraction of
+** the mean eigenvalue (per layer, per factor for whitening; 0.1 is
+** kronfluence's default), WN_DAMPING_ABSOLUTE uses the value itself.
+**
+** Sequence: create, accumulate (fit set), fit, optionally
+** accumulate_corrections (fit set again, for EK-FAC); then whiten or
+** features; save/load at any point. A call out of this order is
+** WN_ERR_BAD_STATE. A refused batch leaves the fit unchanged.
+**
+** Thread safety of the object: one thread at a time per curvature.
+*/
+typedef struct wn_curvature wn_curvature;
+
+#define WN_CURVATURE_KFAC 0  /* eigenvalues e_S x e_C */
+#define WN_CURVATURE_EKFAC 1 /* fitted eigenvalue corrections */
+
+#define WN_DAMPING_RELATIVE 0 /* damping x mean eigenvalue */
+#define WN_DAMPING_ABSOLUTE 1 /* damping as is */
+
+#define WN_CURVATURE_ACCUMULATING 0 /* phase before wn_curvature_fit */
+#define WN_CURVATURE_FITTED 1       /* phase after it */
+
+/*
+** Starts an empty fit over layer_count >= 1 linear layers (ids distinct,
+** dims >= 1).
+** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_INVALID_ARGUMENT,
+** WN_ERR_OUT_OF_MEMORY (the 4*sum(2 d_in^2 + 2 d_out^2 + d_out d_in) bytes it
+** holds overflow or exceed the machine), WN_ERR_UNSUPPORTED (a dim above
+** INT32_MAX). Thread safety: any thread.
+*/
+int32_t wn_curvature_create(wn_curvature **out, size_t layer_count,
+                            const uint64_t *layer_ids,
+                            const size_t *input_dims,
+                            const size_t *output_dims);
+
+/*
+** Destroys a curvature. NULL, or a pointer that is not a live curvature, is
+** ignored. Thread safety: not concurrently with any other call on it.
+*/
+void wn_curvature_free(wn_curvature *curvature);
+
+/*
+** The message of the last failed call on `curvature`, "" if none, or a
+** fixed text when it is NULL or not live. Thread safety: as for the object.
+*/
+const char *wn_curvature_last_error(const wn_curvature *curvature);
+
+/*
+** Writes the phase (WN_CURVATURE_*), the tokens and samples accumulated,
+** the samples of the EK-FAC corrections, the eigenbasis feature dimension
+** sum(d_out*d_in) and the layer count; any output may be NULL.
+** Returns WN_OK, WN_ERR_NULL_POINTER (curvature).
+*/
+int32_t wn_curvature_info(const wn_curvature *curvature, int32_t *out_phase,
+                          size_t *out_tokens, size_t *out_samples,
+                          size_t *out_correction_samples,
+                          size_t *out_feature_dim, size_t *out_layer_count);
+
+/*
+** Writes each layer's id, d_in and d_out (capacity >= layer count each; any
+** array may be NULL), in creation order: how a loaded fit describes itself.
+** Returns WN_OK, WN_ERR_NULL_POINTER (curvature), WN_ERR_BUFFER_TOO_SMALL.
+*/
+int32_t wn_curvature_layers(const wn_curvature *curvature, uint64_t *out_ids,
+                            size_t *out_input_dims, size_t *out_output_dims,
+                            size_t capacity);
+
+/*
+** Adds a batch of the fit set to C and S (cblas_ssyrk).
+** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_SHAPE, WN_ERR_INVALID_ARGUMENT
+** (layers), WN_ERR_NON_FINITE, WN_ERR_BAD_STATE (after wn_curvature_fit).
+*/
+int32_t wn_curvature_accumulate_f32(
+    wn_curvature *curvature, size_t sample_count, const size_t *token_counts,
+    size_t total_tokens, size_t layer_count, const uint64_t *layer_ids,
+    const float *const *inputs, const float *const *output_gradients);
+
+/*
+** Eigendecomposes C and S of every layer (LAPACKE_ssyevd); negative
+** eigenvalues from rounding become 0.
+** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_BAD_STATE (fitted already, or
+** no token accumulated), WN_ERR_NUMERICAL (no convergence).
+*/
+int32_t wn_curvature_fit(wn_curvature *curvature);
+
+/*
+** Adds a batch of the fit set to the EK-FAC corrections: each sample's
+** (Q_S^T G Q_C)^2, elementwise. Returns as wn_curvature_accumulate_f32;
+** WN_ERR_BAD_STATE before wn_curvature_fit.
+*/
+int32_t wn_curvature_accumulate_corrections_f32(
+    wn_curvature *curvature, size_t sample_count, const size_t *token_counts,
+    size_t total_tokens, size_t layer_count, const uint64_t *layer_ids,
+    const float *const *inputs, const float *const *output_gradients);
+
+/*
+** Whitens factors (K-FAC with damping per factor): for each of layer_count
+** layers (layer_ids as for the factored projector), out_inputs[i] receives
+** A (C + l_C I)^-1/2 and out_output_gradients[i] D (S + l_S I)^-1/2, each
+** total_tokens rows of its layer's width; out_rows_capacity (>= total_tokens)
+** is the rows every output buffer holds. The inverse roots are computed once
+** per damping and kept in the handle.
+** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_SHAPE, WN_ERR_INVALID_ARGUMENT
+** (layers, damping < 0 or not finite, damping_kind), WN_ERR_NON_FINITE,
+** WN_ERR_BUFFER_TOO_SMALL, WN_ERR_BAD_STATE (not fitted), WN_ERR_NUMERICAL
+** (a damped eigenvalue is not positive: zero damping of a singular factor).
+*/
+int32_t wn_curvature_whiten_f32(wn_curvature *curvature, double damping,
+                                int32_t damping_kind, size_t total_tokens,
+                                size_t layer_count, const uint64_t *layer_ids,
+                                const float *const *inputs,
+                                const float *const *output_gradients,
+                                float *const *out_inputs,
+                                float *const *out_output_gradients,
+                                size_t out_rows_capacity);
+
+/*
+** Eigenbasis features of a batch: S x feature_dim floats into `out`
+** (out_capacity >= S*feature_dim), layer l's d_out x d_in block (row-major)
+** at the sum of the previous layers' d_out*d_in; method WN_CURVATURE_KFAC
+** or WN_CURVATURE_EKFAC (which needs corrections).
+** Returns as wn_curvature_whiten_f32; WN_ERR_INVALID_ARGUMENT for method;
+** WN_ERR_BAD_STATE for EK-FAC without corrections.
+*/
+int32_t wn_curvature_features_f32(
+    wn_curvature *curvature, int32_t method, double damping,
+    int32_t damping_kind, size_t sample_count, const size_t *token_counts,
+    size_t total_tokens, size_t layer_count, const uint64_t *layer_ids,
+    const float *const *inputs, const float *const *output_gradients,
+    float *out, size_t out_capacity);
+
+/*
+** Writes the fit, in any phase, to `path` (replaced atomically; one file:
+** a magic, a JSON header with the layers and counts, float32 arrays, and
+** XXH3-128 checksums of both).
+** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_IO.
+*/
+int32_t wn_curvature_save(wn_curvature *curvature, const char *path);
+
+/*
+** Reads a fit written by wn_curvature_save into a new handle *out.
+** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_IO, WN_ERR_FORMAT (not a
+** curvature file, truncated, or a checksum disagrees: the message names the
+** file and the problem), WN_ERR_OUT_OF_MEMORY. Thread safety: any thread.
+*/
+int32_t wn_curvature_load(wn_curvature **out, const char *path);
+
+/* ---------------------------------------------------------------------------
 ** Selection over a score array (DESIGN 2.4)
 **
 ** Each writes indices into `scores` (0-based, as int64_t), best first: by

@@ -20,6 +20,8 @@ Linear layers at scale: ``FactoredProjector`` projects weight gradients from
 per-token activations and output gradients without forming them, and
 ``ghost_gram`` / ``ghost_target_dots`` give their exact dot products; the
 engine takes factors directly (``Engine.add_candidate_factors``, ...).
+``Curvature`` fits K-FAC / EK-FAC over those layers and gives preconditioned
+(influence) features: whitened factors or eigenbasis features.
 
 Thread safety follows the C library: module functions may be called from any
 thread; one ``Projector`` or ``Engine`` must not be used by two threads at once.
@@ -32,6 +34,7 @@ from ._errors import (BadStateError, BufferTooSmallError, FormatError, InternalE
                       NumericalError, OutOfMemoryError, ShapeError, UnsupportedError,
                       WinnowError)
 from ._lib import lib as _c
+from .curvature import Curvature
 from .engine import Engine, Plan, StepResult, param_bounds, select_step, select_step_factors
 from .factored import FactoredProjector, factor_matrix, ghost_gram, ghost_target_dots
 from .projector import Projector, SparseProjector
@@ -44,7 +47,7 @@ __all__ = [
     "blas_core_name", "blas_threads", "set_blas_threads", "param_bounds", "select_top_k",
     "select_top_fraction", "select_threshold", "select_step", "FactoredProjector",
     "ghost_gram", "ghost_target_dots", "select_step_factors", "Scorer", "SparseProjector",
-    "factor_matrix", "Selection", "FeatureStore", "InvalidArgumentError", "ShapeError",
+    "factor_matrix", "Selection", "FeatureStore", "Curvature", "InvalidArgumentError", "ShapeError",
     "NonFiniteError", "LibraryIOError",
     "FormatError", "OutOfMemoryError", "BadStateError", "UnsupportedError", "NumericalError",
     "NullPointerError", "BufferTooSmallError", "InternalError",

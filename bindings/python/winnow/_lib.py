@@ -88,6 +88,25 @@ SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "wn_select_step_factors": (
         _i32, [_ptr, _size, c_size_p, _size, _size, c_uint64_p, c_float_pp, c_float_pp, _size,
                c_float_pp, c_float_pp, _size, _f32, c_int64_p, c_float_p, _size]),
+    # Kronecker-factored curvature (K-FAC, EK-FAC)
+    "wn_curvature_create": (_i32, [c_void_pp, _size, c_uint64_p, c_size_p, c_size_p]),
+    "wn_curvature_free": (None, [_ptr]),
+    "wn_curvature_last_error": (_str, [_ptr]),
+    "wn_curvature_info": (_i32, [_ptr, c_int32_p, c_size_p, c_size_p, c_size_p, c_size_p, c_size_p]),
+    "wn_curvature_layers": (_i32, [_ptr, c_uint64_p, c_size_p, c_size_p, _size]),
+    "wn_curvature_accumulate_f32": (
+        _i32, [_ptr, _size, c_size_p, _size, _size, c_uint64_p, c_float_pp, c_float_pp]),
+    "wn_curvature_fit": (_i32, [_ptr]),
+    "wn_curvature_accumulate_corrections_f32": (
+        _i32, [_ptr, _size, c_size_p, _size, _size, c_uint64_p, c_float_pp, c_float_pp]),
+    "wn_curvature_whiten_f32": (
+        _i32, [_ptr, _f64, _i32, _size, _size, c_uint64_p, c_float_pp, c_float_pp, c_float_pp,
+               c_float_pp, _size]),
+    "wn_curvature_features_f32": (
+        _i32, [_ptr, _i32, _f64, _i32, _size, c_size_p, _size, _size, c_uint64_p, c_float_pp,
+               c_float_pp, c_float_p, _size]),
+    "wn_curvature_save": (_i32, [_ptr, _str]),
+    "wn_curvature_load": (_i32, [c_void_pp, _str]),
     # piecewise scoring (cosine, dot)
     # a selection and its files
     "wn_selection_count": (_i32, [_i32, _f64, _size, c_size_p]),

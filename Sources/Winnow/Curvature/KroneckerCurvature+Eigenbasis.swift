@@ -1,0 +1,168 @@
+/// Which eigenvalues divide a gradient in the Kronecker eigenbasis.
+public enum CurvatureMethod: Int32, Sendable, CaseIterable, CustomStringConvertible {
+  /// `e_S ⊗ e_C`, the Kronecker product of the factors' eigenvalues: K-FAC
+  /// with the damping added to the product (as kronfluence's `kfac`).
+  case kfac = 0
+  /// The fitted second moments `E_s[(Q_Sᵀ G_s Q_C)²]`: EK-FAC (as
+  /// kronfluence's `ekfac`); needs `accumulateCorrections`.
+  case ekfac = 1
+
+  public var description: String { self == .kfac ? "kfac" : "ekfac" }
+}
+
+extension KroneckerCurvature {
+  /// Adds a batch of the fit set to EK-FAC's second moments: for each
+  /// sample, `(Q_Sᵀ G_s Q_C)²` elementwise, per layer.
+  ///
+  /// The gradient is formed in the eigenbasis, `d_out × d_in` per sample
+  /// per layer: this is the cost of EK-FAC, `2·T·(d_in² + d_out²) + 2·T·d_out·d_in`
+  /// flops per sample and layer, against K-FAC's free eigenvalues. A
+  /// refused batch leaves the fit as it was.
+  ///
+  /// - Parameters: as `accumulate(tokenCounts:layers:)`.
+  /// - Throws: `.badState` before `fit()`; as `accumulate`.
+  public mutating func accumulateCorrections(tokenCounts: [Int], layers: [LayerFactors]) throws {
+    guard phase == .fitted else {
+      throw WinnowError(.badState, "the curvature is not fitted yet: call fit() before accumulating corrections")
+    }
+    let rows = try FactoredLayout.totalTokens(tokenCounts)
+    let ordered = try layout.ordered(layers, rows: rows, what: "correction batch")
+    try checkFinite(ordered, rows: rows, what: "correction batch")
+    for (l, factors) in ordered.enumerated() {
+      let state = states[l]
+      var sums = state.corrections.isEmpty
+        ? [Float](repeating: 0, count: state.outputDim * state.inputDim) : state.corrections
+      try sums.withUnsafeMutableBufferPointer { sum in
+        try state.forEachRotatedGradient(factors, tokenCounts: tokenCounts, rows: rows) { _, g in
+          for i in 0..<sum.count { sum[i] += g[i] * g[i] }
+        }
+      }
+      states[l].corrections = sums
+    }
+    correctionSamples += tokenCounts.count
+  }
+
+  /// Features in the Kronecker eigenbasis: for each sample and layer,
+  /// `(Q_Sᵀ G Q_C) / √(Λ + λ)` elementwise (`d_out × d_in`, row-major, at
+  /// `featureOffsets[l]`), so `⟨f_i, f_j⟩ = g_iᵀ (H + λI)⁻¹ g_j` with `H`
+  /// the layer's K-FAC or EK-FAC curvature. `λ = fraction · mean(Λ)` per
+  /// layer when the damping is relative (kronfluence's rule). Project them
+  /// with a dense or sparse map for a smaller `k`.
+  ///
+  /// - Parameters:
+  ///   - tokenCounts: `T_s` per sample; `S` entries summing to `ΣT`.
+  ///   - layers: One `LayerFactors` per layer, any order.
+  ///   - method: `.kfac` (`Λ = e_S ⊗ e_C`) or `.ekfac` (fitted).
+  ///   - damping: The damping of `Λ`.
+  ///   - out: At least `S × featureDim` floats, written row-major.
+  /// - Throws: `.badState` before `fit()`, or for `.ekfac` without
+  ///   corrections; `.numerical` for a non-positive damped eigenvalue;
+  ///   `.bufferTooSmall`; as `FactoredProjector.project`.
+  public func eigenbasisFeatures(
+    tokenCounts: [Int], layers: [LayerFactors], method: CurvatureMethod,
+    damping: CurvatureDamping = .default, into out: UnsafeMutableBufferPointer<Float>
+  ) throws {
+    let scales = try eigenbasisScales(method: method, damping: damping)
+    let rows = try FactoredLayout.totalTokens(tokenCounts)
+    let ordered = try layout.ordered(layers, rows: rows, what: "batch")
+    let samples = tokenCounts.count
+    _ = try CheckedSize.product([samples, featureDim], "the eigenbasis features")
+    guard out.count >= samples * featureDim else {
+      throw WinnowError(
+        .bufferTooSmall, "output holds \(out.count) floats, needs \(samples) × \(featureDim)")
+    }
+    guard samples > 0, let base = out.baseAddress else { return }
+    for (l, factors) in ordered.enumerated() {
+      let scale = scales[l]
+      try states[l].forEachRotatedGradient(factors, tokenCounts: tokenCounts, rows: rows) { s, g in
+        let f = base + s * featureDim + featureOffsets[l]
+        for i in 0..<scale.count { f[i] = g[i] * scale[i] }
+      }
+    }
+  }
+
+  /// The eigenbasis features of a batch, `S × featureDim`; see
+  /// `eigenbasisFeatures(tokenCounts:layers:method:damping:into:)`.
+  public func eigenbasisFeatures(
+    tokenCounts: [Int], layers: [LayerFactors], method: CurvatureMethod,
+    damping: CurvatureDamping = .default
+  ) throws -> Matrix {
+    _ = try CheckedSize.allocatable(
+      [tokenCounts.count, featureDim], elementSize: 4, "the eigenbasis features of \(tokenCounts.count) samples")
+    var out = Matrix(rows: tokenCounts.count, cols: featureDim)
+    try out.withUnsafeMutableBufferPointer {
+      try eigenbasisFeatures(tokenCounts: tokenCounts, layers: layers, method: method, damping: damping, into: $0)
+    }
+    return out
+  }
+
+  /// `1/√(Λ + λ)` per layer, `d_out × d_in`.
+  func eigenbasisScales(method: CurvatureMethod, damping: CurvatureDamping) throws -> [[Float]] {
+    guard phase == .fitted else {
+      throw WinnowError(.badState, "the curvature is not fitted yet: call fit() before computing features")
+    }
+    if method == .ekfac && correctionSamples == 0 {
+      throw WinnowError(
+        .badState, "EK-FAC needs its corrections: call accumulateCorrections on the fit set after fit()")
+    }
+    return try states.enumerated().map { l, state in
+      let lambdas = eigenvalues(of: state, method: method)
+      let mean = lambdas.reduce(0.0) { $0 + Double($1) } / Double(max(lambdas.count, 1))
+      let lambda = damping.lambda(mean: mean)
+      let what = "layer \(layers[l].id): \(method)"
+      return try lambdas.map { try CurvatureDamping.inverseRoot($0, lambda, what) }
+    }
+  }
+
+  /// `Λ` of one layer, `d_out × d_in`.
+  func eigenvalues(of state: LayerCurvature, method: CurvatureMethod) -> [Float] {
+    switch method {
+    case .kfac:
+      var l = [Float](repeating: 0, count: state.outputDim * state.inputDim)
+      for i in 0..<state.outputDim {
+        for j in 0..<state.inputDim { l[i * state.inputDim + j] = state.outputEigenvalues[i] * state.inputEigenvalues[j] }
+      }
+      return l
+    case .ekfac:
+      let n = Float(correctionSamples)
+      return state.corrections.map { $0 / n }
+    }
+  }
+}
+
+extension LayerCurvature {
+  /// Calls `body(s, Ĝ_s)` with each sample's gradient in the eigenbasis,
+  /// `Ĝ_s = (Δ_s Q_S)ᵀ (A_s Q_C)` (`d_out × d_in`), from two tall GEMMs over
+  /// the batch and one small GEMM per sample.
+  func forEachRotatedGradient(
+    _ f: LayerFactors, tokenCounts: [Int], rows: Int,
+    _ body: (Int, UnsafeMutableBufferPointer<Float>) throws -> Void
+  ) throws {
+    let aq = try FactoredProjector.rightMultiply(
+      f.inputs, rows: rows, cols: inputDim, by: inputBasis, rank: inputDim, name: "inputs")
+    let dq = try FactoredProjector.rightMultiply(
+      f.outputGradients, rows: rows, cols: outputDim, by: outputBasis, rank: outputDim,
+      name: "output gradients")
+    var g = [Float](repeating: 0, count: outputDim * inputDim)
+    try g.withUnsafeMutableBufferPointer { gp in
+      try aq.withUnsafeBufferPointer { a in
+        try dq.withUnsafeBufferPointer { d in
+          var row0 = 0
+          for (s, t) in tokenCounts.enumerated() {
+            if t == 0 {
+              gp.update(repeating: 0)
+            } else {
+              try BLAS.sgemm(
+                .transposed, .none, m: outputDim, n: inputDim, k: t, alpha: 1,
+                a: d.baseAddress! + row0 * outputDim, lda: outputDim,
+                b: a.baseAddress! + row0 * inputDim, ldb: inputDim, beta: 0, c: gp.baseAddress!,
+                ldc: inputDim)
+            }
+            try body(s, gp)
+            row0 += t
+          }
+        }
+      }
+    }
+  }
+}
