@@ -156,7 +156,8 @@ test-torch: torch-venv lib ## winnow.torch tests (hooks vs torch.func and one ba
 	WINNOW_LIBRARY=$(CURDIR)/$(LIB_DIR)/libwinnow.so OPENBLAS_NUM_THREADS=1 \
 	  $(TORCH_PYTHON) -m pytest -q bindings/python/tests/test_torch_features.py \
 	  bindings/python/tests/test_torch_transformers.py bindings/python/tests/test_torch_device.py \
-	  bindings/python/tests/test_torch_sampler.py experiments/torch_finetune/test_example.py
+	  bindings/python/tests/test_torch_sampler.py bindings/python/tests/test_torch_curvature.py \
+	  experiments/torch_finetune/test_example.py
 
 torch-example: torch-venv lib ## The PyTorch fine-tuning example (LESS vs random, < 15 min on CPU): experiments/torch_finetune/results
 	WINNOW_LIBRARY=$(CURDIR)/$(LIB_DIR)/libwinnow.so OPENBLAS_NUM_THREADS=1 \

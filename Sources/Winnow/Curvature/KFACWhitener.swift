@@ -82,7 +82,7 @@ public struct KFACWhitener: Sendable {
   ///
   /// - Parameters:
   ///   - rows: `ΣT`, the rows of every factor matrix.
-  ///   - layers: One `LayerFactors` per layer, any order.
+  ///   - layers: Any of the layers, each at most once, any order.
   ///   - outputs: Per entry of `layers` (same order), the destinations of
   ///     `A_w` (`ΣT × d_in` floats) and `Δ_w` (`ΣT × d_out` floats).
   /// - Throws: `.shapeMismatch`, `.invalidArgument`, `.nonFinite` as
@@ -96,7 +96,7 @@ public struct KFACWhitener: Sendable {
     guard outputs.count == layers.count else {
       throw WinnowError.invalid("\(layers.count) layers of factors but \(outputs.count) outputs")
     }
-    _ = try layout.ordered(layers, rows: rows, what: "whiten")
+    try checkSubset(layers, rows: rows)
     for (entry, factors) in layers.enumerated() {
       let l = layout.indexByID[factors.layerID]!
       let spec = layout.layers[l]
@@ -125,7 +125,7 @@ public struct KFACWhitener: Sendable {
     id: UInt64, inputs: Matrix, outputGradients: Matrix
   )] {
     guard rows >= 0 else { throw WinnowError.invalid("rows = \(rows) is negative") }
-    _ = try layout.ordered(layers, rows: rows, what: "whiten")
+    try checkSubset(layers, rows: rows)
     var buffers: [(inputs: UnsafeMutableBufferPointer<Float>, outputGradients: UnsafeMutableBufferPointer<Float>)] = []
     defer {
       for b in buffers {
@@ -149,6 +149,22 @@ public struct KFACWhitener: Sendable {
         try Matrix(
           rows: rows, cols: spec.outputDim, storage: Array(b.outputGradients.prefix(rows * spec.outputDim)))
       )
+    }
+  }
+
+  /// Checks that `layers` name known layers, each at most once (whitening
+  /// is per layer: any subset may be whitened), with `rows` rows each.
+  func checkSubset(_ layers: [LayerFactors], rows: Int) throws {
+    var seen = Set<UInt64>()
+    for f in layers {
+      guard let l = layout.indexByID[f.layerID] else {
+        throw WinnowError.invalid(
+          "whiten: layer id \(f.layerID) is unknown; known ids: \(layout.layers.map(\.id))")
+      }
+      guard seen.insert(f.layerID).inserted else {
+        throw WinnowError.invalid("whiten: layer id \(f.layerID) is given more than once")
+      }
+      try layout.checkSizes(f, at: l, rows: rows, what: "whiten")
     }
   }
 

@@ -28,6 +28,9 @@ extension KroneckerCurvature {
     let rows = try FactoredLayout.totalTokens(tokenCounts)
     let ordered = try layout.ordered(layers, rows: rows, what: "correction batch")
     try checkFinite(ordered, rows: rows, what: "correction batch")
+    // An empty batch adds nothing: starting the sums here would save a file
+    // whose corrections disagree with correctionSamples == 0.
+    guard !tokenCounts.isEmpty else { return }
     for (l, factors) in ordered.enumerated() {
       let state = states[l]
       var sums = state.corrections.isEmpty

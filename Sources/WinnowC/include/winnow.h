@@ -646,7 +646,8 @@ int32_t wn_curvature_accumulate_corrections_f32(
 
 /*
 ** Whitens factors (K-FAC with damping per factor): for each of layer_count
-** layers (layer_ids as for the factored projector), out_inputs[i] receives
+** layers (layer_ids as for the factored projector, except that any subset
+** of the layers may be given, each once), out_inputs[i] receives
 ** A (C + l_C I)^-1/2 and out_output_gradients[i] D (S + l_S I)^-1/2, each
 ** total_tokens rows of its layer's width; out_rows_capacity (>= total_tokens)
 ** is the rows every output buffer holds. The inverse roots are computed once

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import _torch_curvature as kfac
 from ._torch_device import PATHS, DeviceStage, MatrixCache, Tap, plan_path
 from ._torch_explicit import ExplicitGradients, numpy32, pad_rows
 from ._torch_layers import find_layers, layer_id  # noqa: F401  (layer_id is public)
@@ -152,6 +153,9 @@ class FactoredFeatures(ExplicitGradients):
         self.plans: list = []
         self._seed, self._kind = seed, kind
         self._cache = MatrixCache(seed, kind)
+        #: The ``winnow.Curvature`` whitening the features, or ``None``.
+        self.curvature = None
+        self._whitening = None  # (damping, absolute) of set_curvature
         self._single: list[FactoredProjector | None] = [None] * len(self.layers)
         self._recording = False
 
@@ -366,5 +370,54 @@ class FactoredFeatures(ExplicitGradients):
 
     def project(self, capture: Capture) -> np.ndarray:
         """``S x feature_dim`` ``float32`` features of a capture, by libwinnow
-        on the CPU."""
-        return self.projector.project(capture.token_counts, capture.factors)
+        on the CPU (K-FAC-whitened first when a curvature is set)."""
+        factors = capture.factors
+        if self.curvature is not None:
+            factors = self.curvature.whiten(capture.token_counts, factors, *self._whitening)
+        return self.projector.project(capture.token_counts, factors)
+
+    # MARK: - K-FAC / EK-FAC (DESIGN 2.9)
+
+    def fit_curvature(self, loss_fn, batches, *, ekfac: bool = False, progress=None):
+        """Fits a ``winnow.Curvature`` (K-FAC; with ``ekfac=True`` also the
+        EK-FAC corrections, a second pass) on the chosen layers from
+        ``capture`` of each batch of the fit set.
+
+        Args:
+            loss_fn: returns ``S`` per-sample losses, as for ``capture``.
+            batches: the fit set, iterable twice for EK-FAC (a list or a
+                DataLoader); each batch is a tuple (positional arguments of
+                ``loss_fn``), a dict (keyword arguments; ``mask`` is the
+                token mask) or one tensor.
+            progress: optional ``callback(pass_name, samples_so_far)``.
+        Returns the fitted ``Curvature``; ``save`` it to reuse it.
+        """
+        return kfac.fit(self, loss_fn, batches, ekfac, progress)
+
+    def set_curvature(self, curvature, damping: float = 0.1, absolute: bool = False) -> None:
+        """Whitens every feature from now on with ``curvature`` (K-FAC, the
+        damping per factor: ``l_X = damping * mean eigenvalue of X``, or
+        ``damping`` itself with ``absolute=True``), so dot products of
+        features estimate K-FAC influence. ``None`` goes back to plain
+        features. The whitening folds into the projection matrices
+        (``M_C P_in``, ``M_S P_out``): the device path stays on the device.
+        """
+        if curvature is None:
+            self.curvature, self._whitening = None, None
+            self._cache = MatrixCache(self._seed, self._kind)
+            return
+        kfac.check_layers(self, curvature)
+        maps = kfac.whitening_matrices(curvature, damping, absolute)
+        self.curvature, self._whitening = curvature, (float(damping), bool(absolute))
+        self._cache = kfac.WhitenedMatrixCache(MatrixCache(self._seed, self._kind), maps)
+
+    def curvature_features(self, capture: Capture, method: str = "ekfac", damping: float = 0.1,
+                           absolute: bool = False) -> np.ndarray:
+        """Unprojected eigenbasis features of a capture, ``S x sum(d_out *
+        d_in)``: ``Curvature.features`` with the curvature of
+        ``set_curvature`` (``"kfac"``: kronfluence's K-FAC, ``"ekfac"``:
+        EK-FAC). ``4 d_out d_in`` bytes per sample and layer."""
+        if self.curvature is None:
+            raise RuntimeError("no curvature: call set_curvature(fit_curvature(...)) first")
+        return self.curvature.features(capture.token_counts, capture.factors, method, damping,
+                                       absolute)
