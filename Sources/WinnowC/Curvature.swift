@@ -187,6 +187,20 @@ public func wn_curvature_whiten_f32(
 }
 
 @c @implementation
+public func wn_curvature_whitened_projector(
+  _ curvature: OpaquePointer?, _ dampingValue: Double, _ dampingKind: Int32, _ base: OpaquePointer?,
+  _ out: UnsafeMutablePointer<OpaquePointer?>?
+) -> Int32 {
+  onCurvature(curvature) { h in
+    let out = try Check.present(out, "out")
+    out.pointee = nil
+    let d = try damping(dampingValue, dampingKind)
+    let projector = try FactoredProjector(whitening: try factoredProjector(base), by: try h.value.whitener(for: d))
+    out.pointee = Registry.open(Handle(projector), as: .factoredProjector)
+  }
+}
+
+@c @implementation
 public func wn_curvature_features_f32(
   _ curvature: OpaquePointer?, _ method: Int32, _ dampingValue: Double, _ dampingKind: Int32,
   _ sampleCount: Int, _ tokenCounts: UnsafePointer<Int>?, _ totalTokens: Int, _ layerCount: Int,

@@ -16,7 +16,7 @@ struct Options {
   var scratch = FileManager.default.temporaryDirectory.appendingPathComponent("winnow-bench").path
 
   static let areas = [
-    "projection", "factored", "scoring", "selection", "engine", "disk", "diversity", "sjlt",
+    "projection", "factored", "scoring", "selection", "engine", "disk", "diversity", "sjlt", "kfac",
   ]
 
   init(_ args: [String]) throws {

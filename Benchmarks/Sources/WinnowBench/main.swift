@@ -24,6 +24,7 @@ let areas: [(String, (Report, Options) throws -> Void)] = [
   ("disk", benchStore),
   ("diversity", benchDiversity),
   ("sjlt", benchSparse),
+  ("kfac", benchCurvature),
 ]
 var failures = 0
 for (area, bench) in areas where options.runs(area) {

@@ -36,6 +36,9 @@ public final class FactoredProjector: Sendable {
   public let featureDim: Int
   /// Where each layer's features start, in layer order.
   public let featureOffsets: [Int]
+  /// The K-FAC damping when the maps have whitening folded in
+  /// (`init(whitening:by:)`), nil for a plain projector.
+  public let whitening: CurvatureDamping?
 
   let layout: FactoredLayout
   /// `P_in` per layer, `d_in × k_in`, row-major, scaled by `1/√k_in`.
@@ -77,6 +80,7 @@ public final class FactoredProjector: Sendable {
     try layout.checkBLASDims(ranks: true)  // feasible, yet too large for BLAS
     self.featureOffsets = offsets
     self.featureDim = total
+    self.whitening = nil
     self.inputProjections = layers.map {
       Self.factor(kind, Self.sideSeed(seed, $0.id, .input), rows: $0.inputDim, cols: $0.inputRank)
     }
@@ -84,6 +88,21 @@ public final class FactoredProjector: Sendable {
       Self.factor(
         kind, Self.sideSeed(seed, $0.id, .output), rows: $0.outputDim, cols: $0.outputRank)
     }
+  }
+
+  /// `base` with other matrices of the same shapes (whitened ones).
+  init(
+    _ base: FactoredProjector, inputProjections: [[Float]], outputProjections: [[Float]],
+    whitening: CurvatureDamping
+  ) {
+    self.layout = base.layout
+    self.seed = base.seed
+    self.kind = base.kind
+    self.featureDim = base.featureDim
+    self.featureOffsets = base.featureOffsets
+    self.inputProjections = inputProjections
+    self.outputProjections = outputProjections
+    self.whitening = whitening
   }
 
   /// Which factor of a layer a seed is for.

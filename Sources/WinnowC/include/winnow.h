@@ -667,6 +667,24 @@ int32_t wn_curvature_whiten_f32(wn_curvature *curvature, double damping,
                                 size_t out_rows_capacity);
 
 /*
+** A new factored projector *out whose maps have the whitening folded in:
+** P_in' = (C + l_C I)^-1/2 P_in and P_out' = (S + l_S I)^-1/2 P_out for each
+** layer of `base` (which must be layers of the curvature, same dims). It
+** projects raw factors to the features of the whitened factors (as
+** wn_curvature_whiten_f32 then `base` would, to rounding) at the cost of a
+** plain projection, and works wherever a factored projector does (the
+** engine's *_factors calls, wn_select_step_factors). Free it with
+** wn_factored_projector_free; it does not refer to the curvature.
+** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_INVALID_ARGUMENT (base not a
+** live factored projector, a layer the curvature lacks or with other dims,
+** damping), WN_ERR_BAD_STATE (not fitted), WN_ERR_NUMERICAL.
+*/
+int32_t wn_curvature_whitened_projector(wn_curvature *curvature,
+                                        double damping, int32_t damping_kind,
+                                        const wn_factored_projector *base,
+                                        wn_factored_projector **out);
+
+/*
 ** Eigenbasis features of a batch: S x feature_dim floats into `out`
 ** (out_capacity >= S*feature_dim), layer l's d_out x d_in block (row-major)
 ** at the sum of the previous layers' d_out*d_in; method WN_CURVATURE_KFAC

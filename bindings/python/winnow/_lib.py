@@ -102,6 +102,7 @@ SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "wn_curvature_whiten_f32": (
         _i32, [_ptr, _f64, _i32, _size, _size, c_uint64_p, c_float_pp, c_float_pp, c_float_pp,
                c_float_pp, _size]),
+    "wn_curvature_whitened_projector": (_i32, [_ptr, _f64, _i32, _ptr, c_void_pp]),
     "wn_curvature_features_f32": (
         _i32, [_ptr, _i32, _f64, _i32, _size, c_size_p, _size, _size, c_uint64_p, c_float_pp,
                c_float_pp, c_float_p, _size]),

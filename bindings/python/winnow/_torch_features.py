@@ -371,10 +371,8 @@ class FactoredFeatures(ExplicitGradients):
     def project(self, capture: Capture) -> np.ndarray:
         """``S x feature_dim`` ``float32`` features of a capture, by libwinnow
         on the CPU (K-FAC-whitened first when a curvature is set)."""
-        factors = capture.factors
-        if self.curvature is not None:
-            factors = self.curvature.whiten(capture.token_counts, factors, *self._whitening)
-        return self.projector.project(capture.token_counts, factors)
+        projector = self.projector if self.curvature is None else self._whitened
+        return projector.project(capture.token_counts, capture.factors)
 
     # MARK: - K-FAC / EK-FAC (DESIGN 2.9)
 
@@ -409,6 +407,7 @@ class FactoredFeatures(ExplicitGradients):
         kfac.check_layers(self, curvature)
         maps = kfac.whitening_matrices(curvature, damping, absolute)
         self.curvature, self._whitening = curvature, (float(damping), bool(absolute))
+        self._whitened = curvature.whitened_projector(self.projector, damping, absolute)
         self._cache = kfac.WhitenedMatrixCache(MatrixCache(self._seed, self._kind), maps)
 
     def curvature_features(self, capture: Capture, method: str = "ekfac", damping: float = 0.1,

@@ -7,7 +7,8 @@ of preconditioned features follow, whose dot products estimate the influence
 
 * ``whiten``: K-FAC with the damping per factor, ``A (C + l_C)^-1/2`` and
   ``D (S + l_S)^-1/2`` — factors of the same shapes, which a
-  ``FactoredProjector`` projects as it would the raw ones (the cheap path).
+  ``FactoredProjector`` projects as it would the raw ones; or, cheaper,
+  ``whitened_projector``: the whitening folded into the projector's maps.
 * ``features``: gradients in the Kronecker eigenbasis divided by
   ``sqrt(L + l)``; ``L = e_S x e_C`` (``"kfac"``) or fitted second moments
   (``"ekfac"``), kronfluence's two strategies with its damping rule.
@@ -160,6 +161,21 @@ class Curvature(LibraryObject):
         if isinstance(factors, dict):
             return dict(zip(factors.keys(), outs))
         return outs
+
+    def whitened_projector(self, projector, damping: float = 0.1, absolute: bool = False):
+        """A ``FactoredProjector`` with the K-FAC whitening folded into its
+        maps (``M_C P_in``, ``M_S P_out``): it projects raw factors to the
+        features of ``whiten``'s factors at the cost of a plain projection,
+        and works wherever a projector does (``Engine.add_candidate_factors``,
+        ``select_step_factors``). ``projector``'s layers must be layers of
+        this curvature with the same dims."""
+        from .factored import FactoredProjector
+        handle = ctypes.c_void_p()
+        self._check(lib.wn_curvature_whitened_projector(
+            self._handle, float(damping), int(bool(absolute)), projector._handle,
+            ctypes.byref(handle)))
+        return FactoredProjector(projector.layers, projector.seed, projector.kind, _handle=handle,
+                                 _whitening=(float(damping), bool(absolute)))
 
     def features(self, token_counts, factors, method: str = "ekfac", damping: float = 0.1,
                  absolute: bool = False, out=None) -> np.ndarray:

@@ -125,27 +125,34 @@ class FactoredProjector(LibraryObject):
 
     _kind = "factored_projector"
 
-    def __init__(self, layers, seed: int = 0, kind: str = "rademacher"):
+    def __init__(self, layers, seed: int = 0, kind: str = "rademacher", *, _handle=None,
+                 _whitening=None):
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {sorted(KINDS)}, got {kind!r}")
         spec = np.asarray([tuple(layer) for layer in layers], dtype=np.int64).reshape(-1, 5)
-        ids = np.ascontiguousarray(spec[:, 0].astype(np.uint64))
-        columns = [np.ascontiguousarray(spec[:, c].astype(np.uintp)) for c in range(1, 5)]
         size_p = ctypes.POINTER(ctypes.c_size_t)
-        handle = ctypes.c_void_p()
-        check(lib.wn_factored_projector_create(
-            ctypes.byref(handle), len(spec), ids.ctypes.data_as(ctypes.POINTER(ctypes.c_uint64)),
-            *[c.ctypes.data_as(size_p) for c in columns], seed & 0xFFFF_FFFF_FFFF_FFFF,
-            KINDS[kind]))
-        self._handle = handle
+        if _handle is None:
+            ids = np.ascontiguousarray(spec[:, 0].astype(np.uint64))
+            columns = [np.ascontiguousarray(spec[:, c].astype(np.uintp)) for c in range(1, 5)]
+            handle = ctypes.c_void_p()
+            check(lib.wn_factored_projector_create(
+                ctypes.byref(handle), len(spec),
+                ids.ctypes.data_as(ctypes.POINTER(ctypes.c_uint64)),
+                *[c.ctypes.data_as(size_p) for c in columns], seed & 0xFFFF_FFFF_FFFF_FFFF,
+                KINDS[kind]))
+            _handle = handle
+        self._handle = _handle
         self.seed, self.kind = seed, kind
+        #: ``(damping, absolute)`` of a K-FAC-whitened projector
+        #: (``Curvature.whitened_projector``), ``None`` for a plain one.
+        self.whitening = _whitening
         #: ``(id, d_in, d_out, k_in, k_out)`` per layer, in feature order.
         self.layers = [tuple(int(v) for v in row) for row in spec]
         self._dims = {row[0]: (row[1], row[2]) for row in self.layers}
         dim, count = ctypes.c_size_t(), ctypes.c_size_t()
         offsets = np.zeros(len(spec), dtype=np.uintp)
         self._check(lib.wn_factored_projector_dims(
-            handle, ctypes.byref(dim), ctypes.byref(count), offsets.ctypes.data_as(size_p),
+            _handle, ctypes.byref(dim), ctypes.byref(count), offsets.ctypes.data_as(size_p),
             offsets.size))
         #: ``sum(k_out * k_in)``, the length of one sample's features.
         self.feature_dim = dim.value
@@ -186,6 +193,9 @@ class FactoredProjector(LibraryObject):
         """``(P_in, P_out)`` of the ``layer``-th layer (position, not id):
         ``d_in x k_in`` and ``d_out x k_out`` ``float32``, the matrices this
         projector multiplies by (see ``factor_matrix``)."""
+        if self.whitening is not None:
+            raise ValueError("a whitened projector's matrices are M_C P_in and M_S P_out; "
+                             "factor_matrices gives the plain ones only")
         layer_id, d_in, d_out, k_in, k_out = self.layers[layer]
         return (factor_matrix(layer_id, "input", d_in, k_in, self.seed, self.kind),
                 factor_matrix(layer_id, "output", d_out, k_out, self.seed, self.kind))
