@@ -20,7 +20,7 @@ if env -u LD_LIBRARY_PATH ldd "$lib_dir/libwinnow.so" | grep 'not found'; then
   echo "FAIL: unresolved dependencies"; exit 1
 fi
 
-for t in test_loop test_errors test_params test_cycles test_sparse test_selection test_contract; do
+for t in test_loop test_errors test_params test_cycles test_sparse test_selection test_contract test_curvature; do
   cc -std=c11 -O1 -Wall -Wextra -Werror -I "$lib_dir" -o "$out/$t" "$here/$t.c" \
     -L "$lib_dir" -lwinnow -Wl,-rpath,"$lib_dir" -lm
 done
@@ -28,7 +28,7 @@ done
 echo "== exports"
 "$here/check_exports.sh" "$lib_dir/winnow.h" "$lib_dir/libwinnow.so"
 
-for t in test_loop test_errors test_params test_sparse test_contract; do
+for t in test_loop test_errors test_params test_sparse test_contract test_curvature; do
   echo "== $t"
   env LD_LIBRARY_PATH= "$out/$t"
 done

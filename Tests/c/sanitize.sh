@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The C ABI test programs under sanitizers (`make test-sanitize`):
-#   1. test_loop, test_errors, test_cycles, test_threads and test_selection built with
-#      AddressSanitizer + UndefinedBehaviorSanitizer (any report fails) and
+#   1. test_loop, test_errors, test_cycles, test_threads, test_selection and
+#      test_curvature built with AddressSanitizer + UndefinedBehaviorSanitizer (any report fails) and
 #      linked against $1/libwinnow.so, a build of the library whose Swift
 #      code (Winnow, WinnowC) is instrumented with AddressSanitizer too
 #      (`make fuzz-lib`; its coverage counters are inert outside libFuzzer);
@@ -22,12 +22,12 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 
-for t in test_loop test_errors test_cycles test_threads test_selection; do
+for t in test_loop test_errors test_cycles test_threads test_selection test_curvature; do
   clang -std=c11 -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
     -fno-sanitize-recover=all -Wall -Wextra -Werror -fuse-ld=lld -I "$asan_lib" -o "$out/$t-asan" \
     "$here/$t.c" -L "$asan_lib" -lwinnow -Wl,-rpath,"$asan_lib:$swift_lib" -lm -lpthread
 done
-for t in test_loop test_errors test_cycles test_threads test_selection; do
+for t in test_loop test_errors test_cycles test_threads test_selection test_curvature; do
   echo "== ASan+UBSan: $t"
   args=()
   [ "$t" = test_cycles ] && args=(40)  # 40 create/epoch/free cycles
