@@ -202,6 +202,26 @@ class Curvature(LibraryObject):
             A.f32(out), out.size))
         return out
 
+    def costs(self, tokens: int, k_in: int = 16, k_out: int = 16) -> list:
+        """What each feature kind costs per sample of ``tokens`` tokens, per
+        layer, to choose EK-FAC where it is affordable and K-FAC elsewhere
+        (fit one ``Curvature`` per group of layers; concatenate features).
+
+        Returns one dict per layer: ``id``, ``kfac_flops`` (the folded
+        whitened projection, ``2T(d_in k_in + d_out k_out + k_in k_out)``,
+        as a plain projection), ``eigenbasis_flops`` (``2T(d_in^2 + d_out^2
+        + d_out d_in)``, K-FAC or EK-FAC in the eigenbasis),
+        ``eigenbasis_floats`` (``d_out d_in`` features) and
+        ``curvature_bytes`` held by the fit (``4(2 d_in^2 + 2 d_out^2 +
+        d_out d_in)``).
+        """
+        return [{"id": i,
+                 "kfac_flops": 2 * tokens * (a * k_in + b * k_out + k_in * k_out),
+                 "eigenbasis_flops": 2 * tokens * (a * a + b * b + a * b),
+                 "eigenbasis_floats": a * b,
+                 "curvature_bytes": 4 * (2 * a * a + 2 * b * b + a * b)}
+                for i, a, b in self.layers]
+
     def save(self, path) -> None:
         """Writes the fit (any phase) to one checksummed file, atomically."""
         self._check(lib.wn_curvature_save(self._handle, os.fsencode(os.fspath(path))))
