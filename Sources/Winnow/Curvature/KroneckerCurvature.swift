@@ -113,7 +113,8 @@ public struct KroneckerCurvature: Sendable {
   /// are set to zero.
   ///
   /// - Throws: `.badState` when fitted already or no token was accumulated;
-  ///   `.numerical` when LAPACK does not converge.
+  ///   `.nonFinite` when a covariance overflowed `Float`; `.numerical` when
+  ///   LAPACK does not converge. A failed fit leaves the sums as they were.
   /// - Complexity: O(Σ_l d_in³ + d_out³).
   public mutating func fit() throws {
     guard phase == .accumulating else { throw WinnowError(.badState, "the curvature is already fitted") }
@@ -199,6 +200,12 @@ struct LayerCurvature: Sendable {
         a[i * dim + j] = v
         a[j * dim + i] = v
       }
+    }
+    // Finite factors can still overflow Float in their squares' sums; LAPACK
+    // must never see Inf or NaN.
+    guard a.allSatisfy(\.isFinite) else {
+      throw WinnowError(
+        .nonFinite, "\(what): the covariance overflows Float (the factors are too large); scale them down")
     }
     var w = [Float](repeating: 0, count: dim)
     do {

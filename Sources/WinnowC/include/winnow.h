@@ -630,7 +630,8 @@ int32_t wn_curvature_accumulate_f32(
 ** Eigendecomposes C and S of every layer (LAPACKE_ssyevd); negative
 ** eigenvalues from rounding become 0.
 ** Returns WN_OK, WN_ERR_NULL_POINTER, WN_ERR_BAD_STATE (fitted already, or
-** no token accumulated), WN_ERR_NUMERICAL (no convergence).
+** no token accumulated), WN_ERR_NON_FINITE (a covariance overflowed float),
+** WN_ERR_NUMERICAL (no convergence).
 */
 int32_t wn_curvature_fit(wn_curvature *curvature);
 

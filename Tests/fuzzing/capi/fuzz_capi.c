@@ -584,6 +584,76 @@ static void op_factored(input *in) {
   }
 }
 
+/* K-FAC curvatures over 1-2 layers: created with fuzzed dims (small ones
+** run for real: accumulate, fit, corrections, whiten, features, a whitened
+** projector), or fed batches whose counts disagree; files that do not exist. */
+static void op_curvature(input *in) {
+  size_t layers = u8(in) % 3;
+  uint64_t ids[2] = {u8(in) % 3, u8(in) % 3};
+  size_t din[2], dout[2];
+  int small = u8(in) % 4 != 0;
+  for (int l = 0; l < 2; l++) {
+    din[l] = small ? (size_t)(u8(in) % 9) : any_size(in);
+    dout[l] = small ? (size_t)(u8(in) % 9) : any_size(in);
+    /* Legal but large (up to the machine's memory) would only be slow. */
+    if (!small && din[l] < ((size_t)1 << 20) && dout[l] < ((size_t)1 << 20)) return;
+  }
+  if (u8(in) % 16 == 0) {
+    wn_curvature *c = NULL;
+    CALL(wn_curvature_load(u8(in) % 2 ? &c : NULL, u8(in) % 2 ? "/nonexistent/fit" : NULL));
+    wn_curvature_free(c);
+    return;
+  }
+  wn_curvature *c = NULL;
+  int32_t s = wn_curvature_create(u8(in) % 32 ? &c : NULL, layers, u8(in) % 32 ? ids : NULL,
+                                  u8(in) % 32 ? din : NULL, dout);
+  CALL(s);
+  if (s != WN_OK || !c) return;
+  size_t tokens[4], samples = u8(in) % 4, total = 0;
+  for (int i = 0; i < 4; i++) {
+    tokens[i] = u8(in) % 8;
+    if (i < (int)samples) total += tokens[i];
+  }
+  if (u8(in) % 8 == 0) total = any_size(in); /* disagrees: refused before reading */
+  if (total > 64) total = u8(in) % 2 ? total : 0;
+  if (total <= 64 && backing(total, 16, 4) < 0) { wn_curvature_free(c); return; }
+  fill(in);
+  const float *a[2] = {g_pool, g_pool + 7}, *d[2] = {g_pool + 3, g_pool + 11};
+  float *oa[2] = {g_pool + POOL_FLOATS / 2, g_pool + POOL_FLOATS / 2 + 1024};
+  float *od[2] = {g_pool + POOL_FLOATS / 2 + 2048, g_pool + POOL_FLOATS / 2 + 3072};
+  for (int step = 0; step < 6; step++) {
+    double damping = u8(in) % 4 ? (double)(u8(in) % 3) / 10.0 : any_double(in);
+    int32_t kind = (int32_t)(u8(in) % 3), method = (int32_t)(u8(in) % 3);
+    const uint64_t *order = u8(in) % 2 ? ids : NULL;
+    switch (u8(in) % 7) {
+      case 0: CALL(wn_curvature_accumulate_f32(c, samples, tokens, total, layers, order, a, d)); break;
+      case 1: CALL(wn_curvature_fit(c)); break;
+      case 2: CALL(wn_curvature_accumulate_corrections_f32(c, samples, tokens, total, layers, order, a, d)); break;
+      case 3: if (total > 64) break; /* rows are read as given: keep them in the pool */
+        CALL(wn_curvature_whiten_f32(c, damping, kind, total, layers, order, a, d, oa, od,
+                                           u8(in) % 4 ? 64 : any_size(in))); break;
+      case 4: CALL(wn_curvature_features_f32(c, method, damping, kind, samples, tokens, total, layers,
+                                             order, a, d, g_pool + POOL_FLOATS / 2,
+                                             u8(in) % 4 ? 4096 : any_size(in) % 4096)); break;
+      case 5: {
+        wn_factored_projector *f = NULL;
+        CALL(wn_curvature_whitened_projector(c, damping, kind, FACT(in), u8(in) % 8 ? &f : NULL));
+        wn_factored_projector_free(f);
+        break;
+      }
+      default: {
+        int32_t phase = 0;
+        size_t n = 0, fd = 0, lc = 0;
+        CALL(wn_curvature_info(c, &phase, &n, NULL, NULL, &fd, &lc));
+        CALL(wn_curvature_save(c, u8(in) % 2 ? "/nonexistent/fit" : NULL));
+      }
+    }
+    if (!wn_curvature_last_error(c)) abort();
+  }
+  wn_curvature_free(c);
+  wn_curvature_free(c); /* a freed handle is ignored */
+}
+
 static void op_misc(input *in) {
   switch (u8(in) % 4) {
     case 0: CALL(wn_set_blas_threads((int32_t)(u8(in) % 4) - 1)); break;
@@ -616,7 +686,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static void (*const ops[])(input *) = {op_projector, op_project, op_engine, op_param,
                                          op_mixture, op_epoch, op_target, op_candidates,
                                          op_plan_copy, op_select, op_scorer, op_factored, op_misc,
-                                         op_selection};
+                                         op_selection, op_curvature};
   for (int steps = 0; in.at < in.size && steps < 64; steps++)
     ops[u8(&in) % (sizeof ops / sizeof ops[0])](&in);
   for (int i = 0; i < SLOTS; i++) {
