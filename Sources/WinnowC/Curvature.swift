@@ -42,7 +42,7 @@ private func batch(
   _ outputGradients: UnsafePointer<UnsafePointer<Float>?>?
 ) throws -> ([Int], [LayerFactors]) {
   let counts = try FactorArguments.tokenCounts(sampleCount, tokenCounts, total: totalTokens)
-  let specs = try FactorArguments.layerOrder(c.layers, count: layerCount, ids: layerIDs)
+  let specs = try FactorArguments.layerOrder(c.layers, count: layerCount, ids: layerIDs, owner: "curvature")
   let layers = try FactorArguments.factors(
     specs, rows: totalTokens, inputs: inputs, outputGradients: outputGradients, FactorBuffer.float32)
   return (counts, layers)
@@ -162,7 +162,8 @@ public func wn_curvature_whiten_f32(
   onCurvature(curvature) { h in
     let d = try damping(dampingValue, dampingKind)
     let rows = try Check.count(totalTokens, "total_tokens")
-    let specs = try FactorArguments.layerOrder(h.value.curvature.layers, count: layerCount, ids: layerIDs)
+    let specs = try FactorArguments.layerOrder(
+      h.value.curvature.layers, count: layerCount, ids: layerIDs, owner: "curvature")
     let layers = try FactorArguments.factors(
       specs, rows: rows, inputs: inputs, outputGradients: outputGradients, FactorBuffer.float32)
     let capacity = try Check.count(outRowsCapacity, "out_rows_capacity")

@@ -739,6 +739,67 @@ static void test_load_errors(void) {
   EXPECT_TRUE(d == NULL);
 }
 
+/* The whitening folded into a factored projector: it projects raw factors
+** to the projection of the whitened factors (to rounding), and its errors. */
+static void test_whitened_projector(void) {
+  wn_curvature *c = NULL;
+  EXPECT_OK(wn_curvature_create(&c, L, layer_ids, d_in, d_out));
+  wn_factored_projector *base = NULL, *w = NULL, *other = NULL;
+  const size_t kin[L] = {2, 2}, kout[L] = {2, 1};
+  EXPECT_OK(wn_factored_projector_create(&base, L, layer_ids, d_in, d_out, kin, kout, 5,
+                                         WN_PROJECTOR_RADEMACHER));
+  /* Before the fit; then the argument errors. */
+  EXPECT_STATUS(wn_curvature_whitened_projector(c, 0.1, WN_DAMPING_RELATIVE, base, &w),
+                WN_ERR_BAD_STATE);
+  EXPECT_TRUE(w == NULL);
+  accumulate_fit(c);
+  EXPECT_OK(wn_curvature_fit(c));
+  EXPECT_STATUS(wn_curvature_whitened_projector(NULL, 0.1, WN_DAMPING_RELATIVE, base, &w),
+                WN_ERR_NULL_POINTER);
+  EXPECT_STATUS(wn_curvature_whitened_projector(c, 0.1, WN_DAMPING_RELATIVE, base, NULL),
+                WN_ERR_NULL_POINTER);
+  EXPECT_STATUS(wn_curvature_whitened_projector(c, 0.1, WN_DAMPING_RELATIVE, NULL, &w),
+                WN_ERR_NULL_POINTER);
+  EXPECT_STATUS(wn_curvature_whitened_projector(c, 0.1, WN_DAMPING_RELATIVE,
+                                                (const wn_factored_projector *)c, &w),
+                WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_curvature_whitened_projector(c, -1, WN_DAMPING_RELATIVE, base, &w),
+                WN_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(wn_curvature_whitened_projector(c, 0.1, 7, base, &w), WN_ERR_INVALID_ARGUMENT);
+  const uint64_t foreign[1] = {8};
+  const size_t one[1] = {3};
+  EXPECT_OK(wn_factored_projector_create(&other, 1, foreign, one, one, one, one, 5,
+                                         WN_PROJECTOR_RADEMACHER));
+  EXPECT_STATUS(wn_curvature_whitened_projector(c, 0.1, WN_DAMPING_RELATIVE, other, &w),
+                WN_ERR_INVALID_ARGUMENT);
+  EXPECT_TRUE(wn_curvature_last_error(c)[0] != '\0');
+  /* Folded == whiten, then project with the base projector. */
+  EXPECT_OK(wn_curvature_whitened_projector(c, 0.1, WN_DAMPING_RELATIVE, base, &w));
+  size_t fdim = 0;
+  EXPECT_OK(wn_factored_projector_dims(w, &fdim, NULL, NULL, 0));
+  ptrs q = q_ptrs();
+  float folded[S_Q * 8], plain[S_Q * 8];
+  float wa[L][T_Q * MAXD], wd[L][T_Q * MAXD];
+  float *oa[L] = {wa[0], wa[1]}, *od[L] = {wd[0], wd[1]};
+  EXPECT_OK(wn_factored_projector_project_f32(w, S_Q, q_counts, T_Q, L, NULL, q.a, q.d, folded,
+                                              S_Q * 8));
+  EXPECT_OK(wn_curvature_whiten_f32(c, 0.1, WN_DAMPING_RELATIVE, T_Q, L, NULL, q.a, q.d, oa, od,
+                                    T_Q));
+  const float *ca[L] = {wa[0], wa[1]}, *cd[L] = {wd[0], wd[1]};
+  EXPECT_OK(wn_factored_projector_project_f32(base, S_Q, q_counts, T_Q, L, NULL, ca, cd, plain,
+                                              S_Q * 8));
+  double scale = 0;
+  for (size_t i = 0; i < S_Q * fdim; i++) scale = fabs(plain[i]) > scale ? fabs(plain[i]) : scale;
+  for (size_t i = 0; i < S_Q * fdim; i++) EXPECT_TRUE(fabs(folded[i] - plain[i]) <= 1e-4 * scale);
+  /* It outlives the curvature. */
+  wn_curvature_free(c);
+  EXPECT_OK(wn_factored_projector_project_f32(w, S_Q, q_counts, T_Q, L, NULL, q.a, q.d, folded,
+                                              S_Q * 8));
+  wn_factored_projector_free(w);
+  wn_factored_projector_free(other);
+  wn_factored_projector_free(base);
+}
+
 int main(void) {
   snprintf(dir, sizeof dir, "/tmp/winnow-curvature-XXXXXX");
   if (!mkdtemp(dir)) {
@@ -752,6 +813,7 @@ int main(void) {
   test_rank_deficient();
   test_empty_corrections_round_trip();
   test_load_errors();
+  test_whitened_projector();
   /* Clean up the files this test wrote. */
   const char *names[] = {"accumulating.wnkfac", "fit.wnkfac", "good.wnkfac", "bad.wnkfac", "h.wnkfac"};
   char path[128];

@@ -53,8 +53,9 @@ public struct CurvatureDamping: Hashable, Sendable, CustomStringConvertible {
     guard d > 0, d.isFinite else {
       throw WinnowError(
         .numerical,
-        "\(what()): eigenvalue \(e) + damping \(lambda) is not positive; "
-          + "use a positive damping (the fit set does not span this layer)")
+        "\(what()): eigenvalue \(e) + damping \(lambda) is not positive: the fit set does not span "
+          + "this layer (a relative damping of an all-zero curvature is 0); use an absolute damping, "
+          + "or leave the layer out")
     }
     return Float(1 / d.squareRoot())
   }

@@ -43,20 +43,20 @@ enum FactorArguments {
   /// `ids` is NULL) looked up in `layers`; unknown ids are refused here,
   /// duplicates and missing layers by the Swift layer.
   static func layerOrder(
-    _ layers: [LinearLayerSpec], count: Int, ids: UnsafePointer<UInt64>?
+    _ layers: [LinearLayerSpec], count: Int, ids: UnsafePointer<UInt64>?, owner: String = "projector"
   ) throws -> [LinearLayerSpec] {
     let count = try Check.count(count, "layer_count")
     guard let ids else {
       guard count == layers.count else {
         throw WinnowError(
           .invalidArgument,
-          "layer_count = \(count), but the projector has \(layers.count) layers (layer_ids is NULL)")
+          "layer_count = \(count), but the \(owner) has \(layers.count) layers (layer_ids is NULL)")
       }
       return layers
     }
     guard count <= layers.count else {
       throw WinnowError(
-        .invalidArgument, "layer_count = \(count) exceeds the projector's \(layers.count) layers")
+        .invalidArgument, "layer_count = \(count) exceeds the \(owner)'s \(layers.count) layers")
     }
     return try (0..<count).map { i in
       guard let spec = layers.first(where: { $0.id == ids[i] }) else {

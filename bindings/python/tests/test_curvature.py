@@ -410,3 +410,27 @@ def test_bad_layers_are_refused():
     for layers in ([], [(1, 0, 3)], [(1, 2, 3), (1, 4, 5)]):
         with pytest.raises(winnow.InvalidArgumentError):
             winnow.Curvature(layers)
+
+
+def test_whitened_projector_projects_raw_factors_as_whiten_then_project(fit):
+    base = winnow.FactoredProjector([(7, 5, 3, 3, 2), (9, 4, 6, 2, 4)], seed=3)
+    folded = fit.curv.whitened_projector(base, damping=0.2)
+    assert folded.whitening == (0.2, False) and folded.feature_dim == base.feature_dim
+    counts = np.array([3, 0, 4])
+    factors = random_batch(fit.rng, counts)
+    got = folded.project(counts, factors)
+    want = base.project(counts, fit.curv.whiten(counts, factors, damping=0.2))
+    assert rel(got, want) < 1e-5
+    with pytest.raises(ValueError, match="plain ones"):
+        folded.factor_matrices(0)
+    # The engine takes it like any projector: K-FAC features for the plan.
+    engine = winnow.Engine(np.arange(3), np.zeros(3, np.int64), feature_dim=folded.feature_dim)
+    engine.begin_epoch(0)
+    engine.add_target_factors(0, folded, [4], random_batch(fit.rng, [4]))
+    engine.add_candidate_factors(np.arange(3), folded, counts, factors)
+    assert engine.end_epoch().ids.size > 0
+    other = winnow.FactoredProjector([(8, 5, 3, 2, 2)])
+    with pytest.raises(winnow.InvalidArgumentError, match="not a layer of the curvature"):
+        fit.curv.whitened_projector(other)
+    with pytest.raises(winnow.BadStateError):
+        winnow.Curvature(LAYERS).whitened_projector(base)
