@@ -1,5 +1,9 @@
 import CWinnowABI
-import Foundation
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 import Winnow
 
 // wn_curvature_*: a thin translation of `KroneckerCurvature`.

@@ -1,5 +1,9 @@
 import CWinnowABI
-import Foundation
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 import Winnow
 
 // wn_store_*: a thin translation of `FeatureStore`.
