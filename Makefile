@@ -90,7 +90,7 @@ test: test-bench
 # run.py installs the fortunes packages (apt-get, sudo when not root) and
 # matplotlib when missing; `lib` builds the binding's libwinnow.so and
 # `release` the winnow executable (influence scores use `winnow score`).
-.PHONY: experiments experiments-quick test-experiments
+.PHONY: experiments experiments-quick test-experiments lds
 
 experiments-quick: lib release ## Quick E1 (< 3 min): install, warm up, select with Winnow, train, print the comparison
 	WINNOW_LIBRARY=$(CURDIR)/$(LIB_DIR)/libwinnow.so WINNOW_CLI="$(RELEASE_BIN)/winnow" \
@@ -103,7 +103,13 @@ experiments: lib release ## E1, E2, E3 at full size (each < 15 min); results in 
 test-experiments: lib ## Smoke tests of the experiments harness (tiny sizes, < 1 min)
 	@$(PYTHON) -c 'import pytest' 2>/dev/null || $(PYTHON) -m pip install -q pytest
 	@$(PYTHON) -c 'import matplotlib' 2>/dev/null || $(PYTHON) -m pip install -q matplotlib
-	WINNOW_LIBRARY=$(CURDIR)/$(LIB_DIR)/libwinnow.so $(PYTHON) -m pytest -q experiments/tests
+	WINNOW_LIBRARY=$(CURDIR)/$(LIB_DIR)/libwinnow.so $(PYTHON) -m pytest -q experiments/tests \
+	  experiments/lds/test_lds.py
+
+lds: lib ## Linear datamodeling score of every Winnow score, K-FAC and EK-FAC included (experiments/lds, ~8 min)
+	@$(PYTHON) -c 'import matplotlib' 2>/dev/null || $(PYTHON) -m pip install -q matplotlib
+	WINNOW_LIBRARY=$(CURDIR)/$(LIB_DIR)/libwinnow.so PYTHONPATH=bindings/python OPENBLAS_NUM_THREADS=1 \
+	  $(PYTHON) experiments/lds/run.py
 
 test: test-experiments
 
