@@ -221,12 +221,22 @@ import Testing
         let mean = Self.trace(s, dOut) / Double(dOut) * Self.trace(cov, dIn) / Double(dIn)
         let lambda = damping.isRelative ? damping.value * mean : damping.value
         let h = Self.kronecker(s, cov, dOut: dOut, dIn: dIn, lambda: lambda)
+        let want = (0..<5).map { i in
+          (0..<5).map { j in
+            dot(b.gradient(layer: l, sample: i), Self.solve(h, b.gradient(layer: l, sample: j), dOut * dIn))
+          }
+        }
         for i in 0..<5 {
           for j in 0..<5 {
             let got = dot(Self.block(f, c, sample: i, layer: l), Self.block(f, c, sample: j, layer: l))
-            let x = Self.solve(h, b.gradient(layer: l, sample: j), dOut * dIn)
-            let want = dot(b.gradient(layer: l, sample: i), x)
-            #expect(Self.close(got, want, 1e-4), "layer \(spec.id) (\(i), \(j)) \(damping): \(got) vs \(want)")
+            // Relative to the pair's norms, √(want_ii·want_jj) ≥ |want_ij| (H
+            // is positive definite): an entry near 0 is as exact as its
+            // samples, not as its own value (float32 eigenvectors; Haswell
+            // kernels measured 1.3e-4 of the entry itself on (2, 3)).
+            let scale = max(abs(want[i][j]), (want[i][i] * want[j][j]).squareRoot())
+            #expect(
+              abs(got - want[i][j]) <= 1e-4 * max(scale, 1e-3),
+              "layer \(spec.id) (\(i), \(j)) \(damping): \(got) vs \(want[i][j])")
           }
         }
       }
