@@ -28,6 +28,7 @@ extension FeatureStoreManifest {
     guard m.k > 0, m.k <= Int(Int32.max) else { throw bad("metadata.k", "= \(m.k) must be in 1 ... 2^31−1") }
     guard m.inputDim >= 0 else { throw bad("metadata.inputDim", "= \(m.inputDim) is negative") }
     guard m.weight.isFinite else { throw bad("metadata.weight", "= \(m.weight) is not finite") }
+    try m.preconditioner?.validate(bad)
     var next = 0
     var names = Set<String>()
     for (i, shard) in shards.enumerated() {

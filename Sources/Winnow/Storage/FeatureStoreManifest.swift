@@ -33,11 +33,14 @@ public struct FeatureStoreMetadata: Codable, Hashable, Sendable {
   public var source: FeatureStoreSource?
   /// Nonzeros per input coordinate of a sparse JL (`sjlt`) map; absent otherwise.
   public var nnz: Int?
+  /// The K-FAC / EK-FAC preconditioner applied before the features were
+  /// stored; absent for features of raw gradients (and in older stores).
+  public var preconditioner: FeatureStorePreconditioner?
 
   public init(
     projector: String, seed: UInt64, k: Int, inputDim: Int, dtype: NPYDType = .float32,
     normalization: String = "none", checkpoint: String = "", weight: Double = 1,
-    source: FeatureStoreSource? = nil, nnz: Int? = nil
+    source: FeatureStoreSource? = nil, nnz: Int? = nil, preconditioner: FeatureStorePreconditioner? = nil
   ) {
     self.projector = projector
     self.seed = seed
@@ -49,6 +52,7 @@ public struct FeatureStoreMetadata: Codable, Hashable, Sendable {
     self.weight = weight
     self.source = source
     self.nnz = nnz
+    self.preconditioner = preconditioner
   }
 
   /// The features' dtype, if it is one a store can hold.

@@ -25,6 +25,13 @@ struct Score: ParsableCommand {
       When both record their projection (tool, kind, seed, k, model id) and these differ, \
       scoring is refused unless --allow-mixed-projections. Train rows are streamed in blocks \
       sized from --memory-cap, so pools larger than memory score in bounded memory.
+
+      K-FAC / EK-FAC features (stores imported with `winnow store import --preconditioner`) \
+      are already preconditioned: their dot product is the influence g_iᵀ(H + λI)⁻¹g_j. With \
+      such a store --measure defaults to dot (cosine is its normalised form), and influence \
+      is refused, since it would apply TRAK's (ΦᵀΦ + λI)⁻¹ on top and precondition twice. \
+      Train and target stores must record the same preconditioner (method, damping, \
+      curvature file checksum), or none, unless --allow-mixed-projections.
       """
   )
 
@@ -40,8 +47,8 @@ struct Score: ParsableCommand {
   @Option(name: .customLong("target-groups"), help: "Integer subtask label per target row, .npy (M,).")
   var targetGroups: String?
 
-  @Option(name: .long, help: "cosine, dot or influence.")
-  var measure: ScoreMeasure = .cosine
+  @Option(name: .long, help: "cosine, dot or influence (default: cosine; dot for K-FAC / EK-FAC stores).")
+  var measure: ScoreMeasure?
 
   @Option(name: .long, help: "Damping λ > 0 of influence.")
   var damping: Float = 1e-3
@@ -88,6 +95,7 @@ struct Score: ParsableCommand {
           train: pool, target: targets,
           weight: checkpointWeight.isEmpty ? ((pool as? FeatureStore)?.metadata.weight ?? 1) : checkpointWeight[c]))
     }
+    let measure = try chooseMeasure(checkpoints)
     let groups = try targetGroups.map { try NPYArray(contentsOf: URL(fileURLWithPath: $0)).readInt64().map(Int.init) }
     let scorer = Scorer(
       measure: measure, damping: damping, memoryCap: memoryCap.bytes, skipNonFinite: skipNonFinite)
@@ -106,6 +114,26 @@ struct Score: ParsableCommand {
         Data("skipped \(result.skippedRows.count) train rows with NaN or infinity (score -inf)\n".utf8))
     }
     if stats { printStats(since: started) }
+  }
+
+  /// `--measure`, or its default: `dot` when a store holds preconditioned
+  /// (K-FAC / EK-FAC) features, else `cosine`. Refuses `influence` on
+  /// preconditioned features, and says on stderr which preconditioner the
+  /// scores are dot products under.
+  private func chooseMeasure(_ checkpoints: [ScoringCheckpoint]) throws -> ScoreMeasure {
+    let recorded = checkpoints.flatMap { [preconditioner(of: $0.train), preconditioner(of: $0.target)] }
+    guard let first = recorded.compactMap({ $0 }).first else { return measure ?? .cosine }
+    let chosen = measure ?? .dot
+    if chosen == .influence {
+      throw WinnowError(
+        .invalidArgument,
+        "--measure influence on K-FAC / EK-FAC features (\(first.method.rawValue)) would precondition twice: "
+          + "their dot product is already the influence g_iᵀ(H + λI)⁻¹g_j, and influence would apply "
+          + "(ΦᵀΦ + λI)⁻¹ on top. Use --measure dot (the default for these stores) or cosine.")
+    }
+    FileHandle.standardError.write(
+      Data("score: --measure \(chosen.rawValue) on preconditioned features: \(first)\n".utf8))
+    return chosen
   }
 
   private func openTrain(_ path: String) throws -> any FeatureSource {

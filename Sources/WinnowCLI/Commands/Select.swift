@@ -15,7 +15,8 @@ struct Select: ParsableCommand {
 
       Writes the selected ids (<i8 .npy, best first: the row index, or the id from --ids or \
       from a feature store), optionally a CSV listing (rank,id,score) and a JSON manifest \
-      recording the inputs with their SHA-256, the rule, the Winnow version and the outputs' \
+      recording the inputs with their SHA-256 (and the K-FAC / EK-FAC preconditioner of an \
+      --ids store that records one), the rule, the Winnow version and the outputs' \
       SHA-256 (outputsSHA256, computed as they are written). Reruns give \
       byte-identical outputs.
       """
@@ -100,7 +101,15 @@ struct Select: ParsableCommand {
     if let ids {
       let url = URL(fileURLWithPath: ids)
       let checksumPath = FeatureStore.isStore(url) ? url.appendingPathComponent("manifest.json").path : ids
-      inputs["ids"] = ["path": .string(ids), "sha256": .string(try Checksum.sha256(ofFile: checksumPath))]
+      var entry: [String: JSONValue] = ["path": .string(ids), "sha256": .string(try Checksum.sha256(ofFile: checksumPath))]
+      // A store of K-FAC / EK-FAC features: the scores are dot products
+      // under its preconditioner, which the manifest records beside it.
+      if FeatureStore.isStore(url),
+        let preconditioner = try FeatureStore(directory: url, verifyChecksums: false).metadata.preconditioner
+      {
+        entry["preconditioner"] = try JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(preconditioner))
+      }
+      inputs["ids"] = .object(entry)
     }
     return ["tool": "winnow select", "inputs": .object(inputs), "poolSize": .int(Int64(pool))]
   }

@@ -27,6 +27,15 @@ struct StoreImport: ParsableCommand {
       source and its projection in the manifest; `winnow score` then refuses targets of \
       another projection. Such an import is staged in <store>.importing and renamed to \
       --store when complete; rerunning it resumes there.
+
+      --preconditioner kfac-whitened|kfac|ekfac records that the features are K-FAC / \
+      EK-FAC features (whitened factors projected by the factored projector, or eigenbasis \
+      features, optionally projected), made with the curvature fit --curvature FILE and \
+      --damping (a fraction of the mean eigenvalue, default 0.1; an absolute λ with \
+      --absolute-damping). The file is read and checked (fitted; ekfac needs EK-FAC \
+      corrections) before anything is written, and its SHA-256 and XXH3-128 are recorded. \
+      `winnow score` then scores the store with --measure dot and refuses targets with \
+      another preconditioner.
       """
   )
 
@@ -44,11 +53,16 @@ struct StoreImport: ParsableCommand {
 
   @OptionGroup var storeOptions: StoreOptions
 
+  @OptionGroup(title: "K-FAC / EK-FAC features")
+  var preconditioning: PreconditionerOptions
+
   @Option(name: .long, help: "Store dtype: f32 or f16.")
   var dtype: Project.OutputDType = .f32
 
   func run() throws {
-    if from != .npy { return try runToolImport() }
+    // The curvature file is checked before a store is created.
+    let preconditioner = try preconditioning.recorded()
+    if from != .npy { return try runToolImport(preconditioner: preconditioner) }
     let features = try openFeatures(input, role: "input features")
     let idValues = try storeOptions.ids.map { try NPYArray(contentsOf: URL(fileURLWithPath: $0)).readInt64() }
     if let idValues, idValues.count != features.rowCount {
@@ -56,7 +70,8 @@ struct StoreImport: ParsableCommand {
     }
     let metadata = FeatureStoreMetadata(
       projector: "imported", seed: 0, k: features.dim, inputDim: 0,
-      dtype: dtype == .f16 ? .float16 : .float32, checkpoint: storeOptions.checkpoint, weight: storeOptions.weight)
+      dtype: dtype == .f16 ? .float16 : .float32, checkpoint: storeOptions.checkpoint, weight: storeOptions.weight,
+      preconditioner: preconditioner)
     let writer = try FeatureStoreWriter.openOrCreate(
       directory: URL(fileURLWithPath: store), metadata: metadata, shardRows: storeOptions.shardRows,
       expectedInputRows: features.rowCount)
@@ -81,5 +96,6 @@ struct StoreImport: ParsableCommand {
     try writer.close()
     progress.finish()
     print("\(store): \(writer.shards.count) shards, \(writer.nextInputRow) rows")
+    if let preconditioner { print("preconditioner: \(preconditioner)") }
   }
 }

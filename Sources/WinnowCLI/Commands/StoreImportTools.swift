@@ -83,7 +83,7 @@ extension StoreImport {
 
   /// `--from trak|bergson|raw`: stream the source into a store that appears
   /// under `--store` only when complete.
-  func runToolImport() throws {
+  func runToolImport(preconditioner: FeatureStorePreconditioner?) throws {
     guard ["none", "l2"].contains(tool.normalization) else {
       throw ValidationError("--normalization must be none or l2")
     }
@@ -92,7 +92,8 @@ extension StoreImport {
     let metadata = FeatureStoreMetadata(
       projector: "imported", seed: 0, k: features.dim, inputDim: 0,
       dtype: dtype == .f16 ? .float16 : .float32, normalization: tool.normalization,
-      checkpoint: storeOptions.checkpoint, weight: storeOptions.weight, source: source)
+      checkpoint: storeOptions.checkpoint, weight: storeOptions.weight, source: source,
+      preconditioner: preconditioner)
     let progress = Progress("import", total: features.rowCount)
     let done = try FeatureImporter.importRows(
       from: features, ids: idValues, into: URL(fileURLWithPath: store), metadata: metadata,
@@ -103,5 +104,6 @@ extension StoreImport {
     }
     progress.finish()
     print("\(store): \(done.shards.count) shards, \(done.rowCount) rows from \(source.tool) (\(source.array))")
+    if let preconditioner { print("preconditioner: \(preconditioner)") }
   }
 }

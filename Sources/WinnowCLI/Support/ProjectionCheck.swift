@@ -1,16 +1,17 @@
 import Foundation
 import Winnow
 
-/// The projection a `winnow score` input was made with: recorded in a
-/// feature store's manifest, unknown for a bare `.npy`.
-func projectionIdentity(of source: any FeatureSource) -> ProjectionIdentity? {
-  (source as? FeatureStore).flatMap { ProjectionIdentity($0.metadata) }
-}
-
-/// Refuses to score `train` against `target` when both record their
-/// projection and the two differ (see `ProjectionIdentity.check`).
+/// Refuses to score `train` against `target` when both are stores of
+/// different preconditioners, or both record their projection and the two
+/// differ (see `ProjectionIdentity.check`).
 func checkProjections(train: any FeatureSource, target: any FeatureSource, trainPath: String, targetPath: String) throws {
   try ProjectionIdentity.check(
-    train: projectionIdentity(of: train), trainLabel: "--train \(trainPath)",
-    target: projectionIdentity(of: target), targetLabel: "--target \(targetPath)")
+    train: (train as? FeatureStore)?.metadata, trainLabel: "--train \(trainPath)",
+    target: (target as? FeatureStore)?.metadata, targetLabel: "--target \(targetPath)")
+}
+
+/// The preconditioner a `winnow score` input records: a store's, nil for a
+/// bare `.npy` or a store of raw-gradient features.
+func preconditioner(of source: any FeatureSource) -> FeatureStorePreconditioner? {
+  (source as? FeatureStore)?.metadata.preconditioner
 }
