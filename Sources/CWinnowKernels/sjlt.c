@@ -39,8 +39,9 @@
 //   built before and after, alternated over 4 rounds: projection.sjlt.s1
 //   7.53 → 15.85 GB/s against reads of 30.9 / 31.1 GB/s (0.24× → 0.51×)
 //   in the quietest round (load ≈ 1); 0.22-0.25× → 0.35-0.38× while the
-//   load average was 1.2-4.1 (the read is memory-bound and barely feels
-//   the load, the SJLT is CPU-bound).
+//   load average was 1.2-4.1, 0.25-0.30× → 0.30-0.42× in 3 more rounds
+//   at load ≈ 3 (the read is memory-bound and barely feels the load, the
+//   SJLT is CPU-bound: ≈ 10-11 GB/s a core).
 // Tried and dropped: reading the rows in place with the prefetch and no
 // staging (≈ 0.8× of staged: 8 rows a power of two apart share L1 sets),
 // the staging copy fused into the scatter loop (slower), prefetching two
