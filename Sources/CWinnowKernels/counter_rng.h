@@ -12,10 +12,14 @@
 
 // Wide-vector clones of the hot loops; identical results on every clone
 // because only IEEE +, −, ×, ÷, sqrt are used and contraction is off.
+// (Defined beforehand, e.g. -DWNK_MULTIVERSION=, to build one clone alone
+// for a test harness.)
+#ifndef WNK_MULTIVERSION
 #if defined(__x86_64__) && defined(__clang__)
 #define WNK_MULTIVERSION __attribute__((target_clones("avx512dq", "avx2", "default")))
 #else
 #define WNK_MULTIVERSION
+#endif
 #endif
 
 static inline uint64_t wnk_mix64(uint64_t z) {

@@ -177,10 +177,25 @@ public final class SparseProjector: @unchecked Sendable {
         nonisolated(unsafe) let body = part
         DispatchQueue.concurrentPerform(iterations: count) { body($0) }
       }
-      for j in 0..<count {
-        let r0 = (start + j) / segments * group, g = min(group, rows - r0)
-        let (o, p) = (out + r0 * k, partials + j * group * k)
-        for e in 0..<g * k { o[e] += p[e] }
+      // The partials are added in ascending item order; with several
+      // workers each takes a slice of the k columns, so every element still
+      // gets its additions in that order.
+      let slices = count == 1 || threads <= 1 ? 1 : workers
+      let reduce = { (slice: Int) in
+        let lo = slice * k / slices, hi = (slice + 1) * k / slices
+        for j in 0..<count {
+          let r0 = (start + j) / segments * group, g = min(group, rows - r0)
+          for r in 0..<g {
+            let (o, p) = (out + (r0 + r) * k, partials + (j * group + r) * k)
+            for e in lo..<hi { o[e] += p[e] }
+          }
+        }
+      }
+      if slices == 1 {
+        reduce(0)
+      } else {
+        nonisolated(unsafe) let body = reduce
+        DispatchQueue.concurrentPerform(iterations: slices) { body($0) }
       }
       first += count
     }
