@@ -113,6 +113,15 @@ extension KroneckerCurvature {
       let mean = lambdas.reduce(0.0) { $0 + Double($1) } / Double(max(lambdas.count, 1))
       let lambda = damping.lambda(mean: mean)
       let what = "layer \(layers[l].id): \(method)"
+      // Undamped, a direction whose moment is at rounding level (below one
+      // float ulp of the largest) is one the fit set never moved: dividing
+      // by it would turn noise into features.
+      if lambda == 0, let top = lambdas.max(), let low = lambdas.min(), low <= top * Float.ulpOfOne {
+        throw WinnowError(
+          .numerical,
+          "\(what): an eigenvalue of \(low) against a largest of \(top) is rounding noise (the fit set "
+            + "does not span this layer), and the damping is 0; use a positive damping")
+      }
       return try lambdas.map { try CurvatureDamping.inverseRoot($0, lambda, what) }
     }
   }

@@ -691,7 +691,9 @@ int32_t wn_curvature_whitened_projector(wn_curvature *curvature,
 ** at the sum of the previous layers' d_out*d_in; method WN_CURVATURE_KFAC
 ** or WN_CURVATURE_EKFAC (which needs corrections).
 ** Returns as wn_curvature_whiten_f32; WN_ERR_INVALID_ARGUMENT for method;
-** WN_ERR_BAD_STATE for EK-FAC without corrections.
+** WN_ERR_BAD_STATE for EK-FAC without corrections; WN_ERR_NUMERICAL also
+** when the damping is 0 and an eigenvalue is at rounding level (below one
+** float ulp of the largest: a direction the fit set never moved).
 */
 int32_t wn_curvature_features_f32(
     wn_curvature *curvature, int32_t method, double damping,

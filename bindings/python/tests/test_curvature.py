@@ -404,6 +404,12 @@ def test_zero_damping_of_a_rank_deficient_layer_is_numerical():
     with pytest.raises(winnow.NumericalError):
         c.features(counts, f, method="kfac", damping=0.0, absolute=True)
     assert np.all(np.isfinite(c.features(counts, f, method="kfac", damping=1e-3, absolute=True)))
+    # EK-FAC's moments of the directions the fit never moved are rounding
+    # noise, not zeros: undamped, they are refused too.
+    c.accumulate_corrections(counts, f)
+    with pytest.raises(winnow.NumericalError, match="rounding noise"):
+        c.features(counts, f, method="ekfac", damping=0.0, absolute=True)
+    assert np.all(np.isfinite(c.features(counts, f, method="ekfac", damping=1e-3, absolute=True)))
 
 
 def test_bad_layers_are_refused():
