@@ -190,6 +190,17 @@ def test_stores_with_different_projections_are_refused(pool, key, value):
         wray.score_select(train, pool["target"], output=str(pool["folder"] / "x.npy"), top=5)
 
 
+def test_checkpoints_preconditioned_differently_are_refused(pool):
+    train = _copy_pool(pool, "preconditioner")
+    path = Path(train[1]) / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["metadata"]["preconditioner"] = {"method": "ekfac", "damping": 0.1,
+                                              "relativeDamping": True}
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(wray.PoolError, match=r"preconditioner \('ekfac', 0.1, True\) but .* has None"):
+        wray.score_select(train, pool["target"], output=str(pool["folder"] / "x.npy"), top=5)
+
+
 def test_targets_of_the_wrong_dimension_are_refused(pool):
     wrong = pool["folder"] / "t-wrong.npy"
     np.save(wrong, np.ones((9, 47), dtype=np.float32))

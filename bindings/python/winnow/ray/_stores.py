@@ -71,6 +71,14 @@ def _load_manifest(store: str) -> tuple[dict, str]:
     return manifest, hashlib.sha256(data).hexdigest()
 
 
+def _preconditioning(metadata: dict):
+    """``(method, damping, relative)`` of a store's K-FAC / EK-FAC features
+    (``metadata.preconditioner``, written by ``winnow store import
+    --preconditioner``), or ``None`` for features of raw gradients."""
+    p = metadata.get("preconditioner")
+    return None if p is None else (p.get("method"), p.get("damping"), p.get("relativeDamping"))
+
+
 def open_pool(stores: list[str]) -> Pool:
     """Reads every store's manifest and checks that they describe one pool:
     the same projection (projector kind, seed, k, D) and the same shards
@@ -90,6 +98,11 @@ def open_pool(stores: list[str]) -> Pool:
                     f"{store}: projection parameter {key} = {manifest['metadata'].get(key)!r} but "
                     f"{stores[0]} has {first.get(key)!r}; every checkpoint's store must be "
                     "projected with the same projector kind, seed, k and D")
+        if _preconditioning(manifest["metadata"]) != _preconditioning(first):
+            raise PoolError(
+                f"{store}: preconditioner {_preconditioning(manifest['metadata'])} but {stores[0]} "
+                f"has {_preconditioning(first)}; every checkpoint's features must be made the same "
+                "way (K-FAC / EK-FAC method and damping, or none; each checkpoint has its own fit)")
         if len(manifest["shards"]) != len(manifests[0]["shards"]):
             raise PoolError(f"{store}: {len(manifest['shards'])} shards but {stores[0]} has "
                             f"{len(manifests[0]['shards'])}; the stores must be sharded identically")
