@@ -223,10 +223,11 @@ public func wn_curvature_features_f32(
     let (counts, layers) = try batch(
       c, sampleCount, tokenCounts, totalTokens, layerCount, layerIDs, inputs, outputGradients)
     let out = try Check.present(out, "out")
-    try Check.capacity(outCapacity, try Check.product(counts.count, c.featureDim, "out"), "out")
+    let dim = try c.eigenbasisFeatureDim(of: layers.map(\.layerID))
+    try Check.capacity(outCapacity, try Check.product(counts.count, dim, "out"), "out")
     try c.eigenbasisFeatures(
       tokenCounts: counts, layers: layers, method: method, damping: d,
-      into: UnsafeMutableBufferPointer(start: out, count: counts.count * c.featureDim))
+      into: UnsafeMutableBufferPointer(start: out, count: counts.count * dim))
   }
 }
 

@@ -571,7 +571,23 @@ import Testing
       try b.with { _ = try c.eigenbasisFeatures(tokenCounts: [1], layers: $0, method: .kfac) }
     }
     Self.expectCode(.invalidArgument, "whiten unknown id") { _ = try Self.whiten(c, unknown) }
-    Self.expectCode(.invalidArgument, "features missing id") { _ = try Self.features(c, missing, .kfac) }
+    Self.expectCode(.invalidArgument, "features duplicate id") { _ = try Self.features(c, duplicate, .kfac) }
+    // A subset of the layers: its block of every layer's features, bit for bit.
+    let firstOnly = try Self.features(c, missing, .kfac), all = try Self.features(c, b, .kfac)
+    #expect(firstOnly.cols == c.featureOffsets[1])
+    #expect((0..<5).allSatisfy { firstOnly.row($0) == Array(all.row($0)[0..<c.featureOffsets[1]]) })
+    // EK-FAC for one layer only: its corrections, its features; the other
+    // layer has none and says so.
+    var partial = reference
+    try missing.with { try partial.accumulateCorrections(tokenCounts: b.tokenCounts, layers: $0) }
+    #expect(partial.layerCorrectionSamples == [5, 0] && partial.correctionSamples == 5)
+    #expect(try Self.features(partial, missing, .ekfac).cols == c.featureOffsets[1])
+    Self.expectCode(.badState, "EK-FAC of a layer without corrections") { _ = try Self.features(partial, b, .ekfac) }
+    let partialURL = Self.temporaryURL("partial")
+    try partial.save(to: partialURL)
+    let reloaded = try KroneckerCurvature.load(from: partialURL)
+    #expect(reloaded.layerCorrectionSamples == [5, 0])
+    #expect(try Self.features(reloaded, missing, .ekfac) == (try Self.features(partial, missing, .ekfac)))
     try b.with { try c.accumulateCorrections(tokenCounts: b.tokenCounts, layers: $0) }
     try b.with { try reference.accumulateCorrections(tokenCounts: b.tokenCounts, layers: $0) }
     #expect(try Self.features(c, b, .ekfac) == (try Self.features(reference, b, .ekfac)))

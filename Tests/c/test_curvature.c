@@ -439,7 +439,9 @@ static void test_handle_errors(void) {
     EXPECT_FAIL_ON(c, acc(c, S_FIT, fit_counts, SIZE_MAX, L, NULL, p.a, p.d), WN_ERR_INVALID_ARGUMENT);
     EXPECT_FAIL_ON(c, acc(c, S_FIT, fit_counts, T_FIT, L, unknown, p.a, p.d), WN_ERR_INVALID_ARGUMENT);
     EXPECT_FAIL_ON(c, acc(c, S_FIT, fit_counts, T_FIT, L, dup, p.a, p.d), WN_ERR_INVALID_ARGUMENT);
-    EXPECT_FAIL_ON(c, acc(c, S_FIT, fit_counts, T_FIT, 1, layer_ids, p.a, p.d), WN_ERR_INVALID_ARGUMENT);
+    /* C and S need every layer; corrections may cover a subset (below). */
+    if (!corrections)
+      EXPECT_FAIL_ON(c, acc(c, S_FIT, fit_counts, T_FIT, 1, layer_ids, p.a, p.d), WN_ERR_INVALID_ARGUMENT);
     EXPECT_FAIL_ON(c, acc(c, S_FIT, fit_counts, T_FIT, 1, NULL, p.a, p.d), WN_ERR_INVALID_ARGUMENT);
     EXPECT_FAIL_ON(c, acc(c, S_FIT, fit_counts, T_FIT, 3, NULL, p.a, p.d), WN_ERR_INVALID_ARGUMENT);
     EXPECT_FAIL_ON(c, acc(c, S_FIT, fit_counts, T_FIT, L, NULL, bad_a, p.d), WN_ERR_NON_FINITE);
@@ -565,9 +567,28 @@ static void test_handle_errors(void) {
   EXPECT_FAIL_ON(c, wn_curvature_features_f32(c, 0, 0.1, 0, S_FIT, fit_counts, T_FIT, L, dup, p.a, p.d,
                                               out, S_FIT * FDIM),
                  WN_ERR_INVALID_ARGUMENT);
-  EXPECT_FAIL_ON(c, wn_curvature_features_f32(c, 0, 0.1, 0, S_FIT, fit_counts, T_FIT, 1, layer_ids, p.a,
-                                              p.d, out, S_FIT * FDIM),
-                 WN_ERR_INVALID_ARGUMENT);
+  {
+    /* A subset of the layers: its blocks, equal to those of every layer. */
+    float full[S_FIT * FDIM], part[S_FIT * FDIM];
+    EXPECT_OK(wn_curvature_features_f32(c, 0, 0.1, 0, S_FIT, fit_counts, T_FIT, L, NULL, p.a, p.d, full,
+                                        S_FIT * FDIM));
+    const uint64_t second[1] = {9};
+    const float *pa1[1] = {p.a[1]}, *pd1[1] = {p.d[1]};
+    const size_t w0 = d_in[0] * d_out[0], w1 = d_in[1] * d_out[1];
+    EXPECT_OK(wn_curvature_features_f32(c, 0, 0.1, 0, S_FIT, fit_counts, T_FIT, 1, second, pa1, pd1,
+                                        part, S_FIT * w1));
+    int same = 1;
+    for (size_t s = 0; s < S_FIT; s++)
+      for (size_t i = 0; i < w1; i++) same &= part[s * w1 + i] == full[s * FDIM + w0 + i];
+    EXPECT_TRUE(same);
+    EXPECT_FAIL_ON(c, wn_curvature_features_f32(c, 0, 0.1, 0, S_FIT, fit_counts, T_FIT, 1, second, pa1,
+                                                pd1, part, S_FIT * w1 - 1),
+                   WN_ERR_BUFFER_TOO_SMALL);
+    /* Without layer_ids, every layer is required. */
+    EXPECT_FAIL_ON(c, wn_curvature_features_f32(c, 0, 0.1, 0, S_FIT, fit_counts, T_FIT, 1, NULL, p.a,
+                                                p.d, out, S_FIT * FDIM),
+                   WN_ERR_INVALID_ARGUMENT);
+  }
   EXPECT_FAIL_ON(c, wn_curvature_features_f32(c, 0, 0.1, 0, S_FIT, fit_counts, T_FIT, L, NULL, bad_a,
                                               p.d, out, S_FIT * FDIM),
                  WN_ERR_NON_FINITE);

@@ -19,19 +19,23 @@ extension KroneckerCurvature {
   /// flops per sample and layer, against K-FAC's free eigenvalues. A
   /// refused batch leaves the fit as it was.
   ///
-  /// - Parameters: as `accumulate(tokenCounts:layers:)`.
+  /// Any subset of the layers may be given (each at most once): EK-FAC
+  /// for the layers where it is affordable, K-FAC (`whitener`) for the
+  /// others; each layer counts its own samples.
+  ///
+  /// - Parameters: as `accumulate(tokenCounts:layers:)`, for any layers.
   /// - Throws: `.badState` before `fit()`; as `accumulate`.
   public mutating func accumulateCorrections(tokenCounts: [Int], layers: [LayerFactors]) throws {
     guard phase == .fitted else {
       throw WinnowError(.badState, "the curvature is not fitted yet: call fit() before accumulating corrections")
     }
     let rows = try FactoredLayout.totalTokens(tokenCounts)
-    let ordered = try layout.ordered(layers, rows: rows, what: "correction batch")
-    try checkFinite(ordered, rows: rows, what: "correction batch")
+    let positions = try positions(of: layers, rows: rows, what: "correction batch")
+    try checkFinite(layers, rows: rows, what: "correction batch")
     // An empty batch adds nothing: starting the sums here would save a file
     // whose corrections disagree with correctionSamples == 0.
     guard !tokenCounts.isEmpty else { return }
-    for (l, factors) in ordered.enumerated() {
+    for (l, factors) in zip(positions, layers) {
       let state = states[l]
       var sums = state.corrections.isEmpty
         ? [Float](repeating: 0, count: state.outputDim * state.inputDim) : state.corrections
@@ -41,89 +45,116 @@ extension KroneckerCurvature {
         }
       }
       states[l].corrections = sums
+      states[l].correctionSamples += tokenCounts.count
     }
-    correctionSamples += tokenCounts.count
   }
 
   /// Features in the Kronecker eigenbasis: for each sample and layer,
-  /// `(Q_Sᵀ G Q_C) / √(Λ + λ)` elementwise (`d_out × d_in`, row-major, at
-  /// `featureOffsets[l]`), so `⟨f_i, f_j⟩ = g_iᵀ (H + λI)⁻¹ g_j` with `H`
-  /// the layer's K-FAC or EK-FAC curvature. `λ = fraction · mean(Λ)` per
-  /// layer when the damping is relative (kronfluence's rule). Project them
-  /// with a dense or sparse map for a smaller `k`.
+  /// `(Q_Sᵀ G Q_C) / √(Λ + λ)` elementwise (`d_out × d_in`, row-major), so
+  /// `⟨f_i, f_j⟩ = g_iᵀ (H + λI)⁻¹ g_j` with `H` the layer's K-FAC or EK-FAC
+  /// curvature. `λ = fraction · mean(Λ)` per layer when the damping is
+  /// relative (kronfluence's rule). Project them with a dense or sparse map
+  /// for a smaller `k`.
+  ///
+  /// Any subset of the layers may be given (each at most once): the row of
+  /// a sample holds the given layers' blocks in the curvature's layer
+  /// order, `eigenbasisFeatureDim(of:)` floats; with every layer, layer `l`
+  /// is at `featureOffsets[l]` of `featureDim`.
   ///
   /// - Parameters:
   ///   - tokenCounts: `T_s` per sample; `S` entries summing to `ΣT`.
-  ///   - layers: One `LayerFactors` per layer, any order.
+  ///   - layers: Any of the layers, each at most once, any order.
   ///   - method: `.kfac` (`Λ = e_S ⊗ e_C`) or `.ekfac` (fitted).
   ///   - damping: The damping of `Λ`.
-  ///   - out: At least `S × featureDim` floats, written row-major.
-  /// - Throws: `.badState` before `fit()`, or for `.ekfac` without
-  ///   corrections; `.numerical` for a non-positive damped eigenvalue;
-  ///   `.bufferTooSmall`; as `FactoredProjector.project`.
+  ///   - out: At least `S × eigenbasisFeatureDim(of: ids)` floats, row-major.
+  /// - Throws: `.badState` before `fit()`, or for `.ekfac` for a layer
+  ///   without corrections; `.numerical` for a non-positive damped
+  ///   eigenvalue; `.bufferTooSmall`; as `FactoredProjector.project`.
   public func eigenbasisFeatures(
     tokenCounts: [Int], layers: [LayerFactors], method: CurvatureMethod,
     damping: CurvatureDamping = .default, into out: UnsafeMutableBufferPointer<Float>
   ) throws {
-    let scales = try eigenbasisScales(method: method, damping: damping)
+    try checkFitted()
     let rows = try FactoredLayout.totalTokens(tokenCounts)
-    let ordered = try layout.ordered(layers, rows: rows, what: "batch")
+    // The given layers in the curvature's order, and their columns.
+    let given = try zip(positions(of: layers, rows: rows, what: "batch"), layers).sorted { $0.0 < $1.0 }
+    let scales = try given.map { try eigenbasisScale(layer: $0.0, method: method, damping: damping) }
+    let dim = given.reduce(0) { $0 + states[$1.0].outputDim * states[$1.0].inputDim }
     let samples = tokenCounts.count
-    _ = try CheckedSize.product([samples, featureDim], "the eigenbasis features")
-    guard out.count >= samples * featureDim else {
-      throw WinnowError(
-        .bufferTooSmall, "output holds \(out.count) floats, needs \(samples) × \(featureDim)")
+    _ = try CheckedSize.product([samples, dim], "the eigenbasis features")
+    guard out.count >= samples * dim else {
+      throw WinnowError(.bufferTooSmall, "output holds \(out.count) floats, needs \(samples) × \(dim)")
     }
     guard samples > 0, let base = out.baseAddress else { return }
-    for (l, factors) in ordered.enumerated() {
-      let scale = scales[l]
+    var offset = 0
+    for ((l, factors), scale) in zip(given, scales) {
+      let column = offset
       try states[l].forEachRotatedGradient(factors, tokenCounts: tokenCounts, rows: rows) { s, g in
-        let f = base + s * featureDim + featureOffsets[l]
+        let f = base + s * dim + column
         for i in 0..<scale.count { f[i] = g[i] * scale[i] }
       }
+      offset += scale.count
     }
   }
 
-  /// The eigenbasis features of a batch, `S × featureDim`; see
-  /// `eigenbasisFeatures(tokenCounts:layers:method:damping:into:)`.
+  /// The eigenbasis features of a batch, `S × eigenbasisFeatureDim(of:)`;
+  /// see `eigenbasisFeatures(tokenCounts:layers:method:damping:into:)`.
   public func eigenbasisFeatures(
     tokenCounts: [Int], layers: [LayerFactors], method: CurvatureMethod,
     damping: CurvatureDamping = .default
   ) throws -> Matrix {
+    let dim = try eigenbasisFeatureDim(of: layers.map(\.layerID))
     _ = try CheckedSize.allocatable(
-      [tokenCounts.count, featureDim], elementSize: 4, "the eigenbasis features of \(tokenCounts.count) samples")
-    var out = Matrix(rows: tokenCounts.count, cols: featureDim)
+      [tokenCounts.count, dim], elementSize: 4, "the eigenbasis features of \(tokenCounts.count) samples")
+    var out = Matrix(rows: tokenCounts.count, cols: dim)
     try out.withUnsafeMutableBufferPointer {
       try eigenbasisFeatures(tokenCounts: tokenCounts, layers: layers, method: method, damping: damping, into: $0)
     }
     return out
   }
 
-  /// `1/√(Λ + λ)` per layer, `d_out × d_in`.
-  func eigenbasisScales(method: CurvatureMethod, damping: CurvatureDamping) throws -> [[Float]] {
+  /// `Σ d_out·d_in` of the layers `ids` (known ids; duplicates counted once
+  /// are an error in `eigenbasisFeatures`, not here).
+  ///
+  /// - Throws: `.invalidArgument` for an unknown id.
+  public func eigenbasisFeatureDim(of ids: [UInt64]) throws -> Int {
+    try ids.reduce(0) { total, id in
+      guard let l = layout.indexByID[id] else {
+        throw WinnowError.invalid("layer id \(id) is unknown; known ids: \(layers.map(\.id))")
+      }
+      return total + states[l].outputDim * states[l].inputDim
+    }
+  }
+
+  func checkFitted() throws {
     guard phase == .fitted else {
       throw WinnowError(.badState, "the curvature is not fitted yet: call fit() before computing features")
     }
-    if method == .ekfac && correctionSamples == 0 {
+  }
+
+  /// `1/√(Λ + λ)` of layer `l`, `d_out × d_in`.
+  func eigenbasisScale(layer l: Int, method: CurvatureMethod, damping: CurvatureDamping) throws -> [Float] {
+    let state = states[l]
+    if method == .ekfac && state.correctionSamples == 0 {
       throw WinnowError(
-        .badState, "EK-FAC needs its corrections: call accumulateCorrections on the fit set after fit()")
+        .badState,
+        "EK-FAC needs its corrections: call accumulateCorrections on the fit set after fit()"
+          + (correctionSamples > 0 ? " (layer \(layers[l].id) has none: it was left out of them)" : ""))
     }
-    return try states.enumerated().map { l, state in
-      let lambdas = eigenvalues(of: state, method: method)
-      let mean = lambdas.reduce(0.0) { $0 + Double($1) } / Double(max(lambdas.count, 1))
-      let lambda = damping.lambda(mean: mean)
-      let what = "layer \(layers[l].id): \(method)"
-      // Undamped, a direction whose moment is at rounding level (below one
-      // float ulp of the largest) is one the fit set never moved: dividing
-      // by it would turn noise into features.
-      if lambda == 0, let top = lambdas.max(), let low = lambdas.min(), low <= top * Float.ulpOfOne {
-        throw WinnowError(
-          .numerical,
-          "\(what): an eigenvalue of \(low) against a largest of \(top) is rounding noise (the fit set "
-            + "does not span this layer), and the damping is 0; use a positive damping")
-      }
-      return try lambdas.map { try CurvatureDamping.inverseRoot($0, lambda, what) }
+    let lambdas = eigenvalues(of: state, method: method)
+    let mean = lambdas.reduce(0.0) { $0 + Double($1) } / Double(max(lambdas.count, 1))
+    let lambda = damping.lambda(mean: mean)
+    let what = "layer \(layers[l].id): \(method)"
+    // Undamped, a direction whose moment is at rounding level (below one
+    // float ulp of the largest) is one the fit set never moved: dividing
+    // by it would turn noise into features.
+    if lambda == 0, let top = lambdas.max(), let low = lambdas.min(), low <= top * Float.ulpOfOne {
+      throw WinnowError(
+        .numerical,
+        "\(what): an eigenvalue of \(low) against a largest of \(top) is rounding noise (the fit set "
+          + "does not span this layer), and the damping is 0; use a positive damping")
     }
+    return try lambdas.map { try CurvatureDamping.inverseRoot($0, lambda, what) }
   }
 
   /// `Λ` of one layer, `d_out × d_in`.
@@ -136,7 +167,7 @@ extension KroneckerCurvature {
       }
       return l
     case .ekfac:
-      let n = Float(correctionSamples)
+      let n = Float(state.correctionSamples)
       return state.corrections.map { $0 / n }
     }
   }

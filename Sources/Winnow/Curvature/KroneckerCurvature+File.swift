@@ -29,6 +29,8 @@ struct CurvatureFileHeader: Codable, Equatable {
   var tokens: Int
   var samples: Int
   var correctionSamples: Int
+  /// Each layer's correction samples (corrections may cover some layers).
+  var layerCorrectionSamples: [Int]? = nil
   var layers: [Layer]
   var payloadBytes: Int
   var payloadXXH3: String
@@ -53,7 +55,7 @@ extension KroneckerCurvature {
     payload.withUnsafeBytes { hash.update($0) }
     let header = CurvatureFileHeader(
       winnowVersion: Runtime.version, phase: phase.rawValue, tokens: tokens, samples: samples,
-      correctionSamples: correctionSamples,
+      correctionSamples: correctionSamples, layerCorrectionSamples: layerCorrectionSamples,
       layers: layers.map { .init(id: $0.id, inputDim: $0.inputDim, outputDim: $0.outputDim) },
       payloadBytes: payload.count, payloadXXH3: try hash.finalizeHex())
     let headerBytes = try manifestBytes(header)
@@ -120,8 +122,12 @@ extension KroneckerCurvature {
   private static func decode(
     _ header: CurvatureFileHeader, payload: [UInt8], _ bad: (String) -> WinnowError
   ) throws -> KroneckerCurvature {
+    let perLayer = header.layerCorrectionSamples
+      ?? [Int](repeating: header.correctionSamples, count: header.layers.count)
     guard let phase = Phase(rawValue: header.phase), header.tokens >= 0, header.samples >= 0,
-      header.correctionSamples >= 0, phase == .fitted || header.correctionSamples == 0
+      header.correctionSamples >= 0, phase == .fitted || header.correctionSamples == 0,
+      perLayer.count == header.layers.count, perLayer.allSatisfy({ $0 >= 0 }),
+      perLayer.max() ?? 0 == header.correctionSamples
     else { throw bad("the header's phase or counts are invalid") }
     var curvature: KroneckerCurvature
     do {
@@ -133,7 +139,7 @@ extension KroneckerCurvature {
     var offset = 0
     for l in curvature.states.indices {
       var state = curvature.states[l]
-      let counts = state.arrayCounts(phase: phase, corrections: header.correctionSamples > 0)
+      let counts = state.arrayCounts(phase: phase, corrections: perLayer[l] > 0)
       var arrays: [[Float]] = []
       for count in counts {
         guard offset + count * 4 <= payload.count else { throw bad("the payload is shorter than its layers need") }
@@ -143,13 +149,13 @@ extension KroneckerCurvature {
         offset += count * 4
       }
       state.restore(arrays)
+      state.correctionSamples = perLayer[l]
       curvature.states[l] = state
     }
     guard offset == payload.count else { throw bad("the payload is longer than its layers need") }
     curvature.phase = phase
     curvature.tokens = header.tokens
     curvature.samples = header.samples
-    curvature.correctionSamples = header.correctionSamples
     return curvature
   }
 }

@@ -45,8 +45,12 @@ public struct KroneckerCurvature: Sendable {
   public internal(set) var tokens = 0
   /// The samples of those tokens.
   public internal(set) var samples = 0
-  /// The samples accumulated into the EK-FAC corrections (0: none).
-  public internal(set) var correctionSamples = 0
+  /// The samples accumulated into the EK-FAC corrections: the most of any
+  /// layer (0: none). Corrections may be accumulated for some layers only
+  /// (EK-FAC where it is affordable); `layerCorrectionSamples` has each.
+  public var correctionSamples: Int { states.map(\.correctionSamples).max() ?? 0 }
+  /// The samples of each layer's EK-FAC corrections, in layer order.
+  public var layerCorrectionSamples: [Int] { states.map(\.correctionSamples) }
   /// `Σ_l d_out·d_in`: the length of one sample's eigenbasis features.
   public let featureDim: Int
   /// Where each layer's eigenbasis features start, in layer order.
@@ -129,10 +133,27 @@ public struct KroneckerCurvature: Sendable {
     phase = .fitted
   }
 
+  /// The positions of `layers` (any of the curvature's layers, each at
+  /// most once), after checking that each holds `rows` rows.
+  func positions(of layers: [LayerFactors], rows: Int, what: String) throws -> [Int] {
+    var seen = Set<UInt64>()
+    return try layers.map { f in
+      guard let l = layout.indexByID[f.layerID] else {
+        throw WinnowError.invalid(
+          "\(what): layer id \(f.layerID) is unknown; known ids: \(self.layers.map(\.id))")
+      }
+      guard seen.insert(f.layerID).inserted else {
+        throw WinnowError.invalid("\(what): layer id \(f.layerID) is given more than once")
+      }
+      try layout.checkSizes(f, at: l, rows: rows, what: what)
+      return l
+    }
+  }
+
   /// Refuses non-finite factors before any sum changes.
   func checkFinite(_ ordered: [LayerFactors], rows: Int, what: String) throws {
-    for (l, f) in ordered.enumerated() {
-      let spec = layers[l]
+    for f in ordered {
+      let spec = layers[layout.indexByID[f.layerID]!]
       try f.inputs.forEachFloatPanel(
         rows: rows, cols: spec.inputDim, name: "\(what): layer \(spec.id) inputs"
       ) { _, _, _ in }
@@ -159,6 +180,8 @@ struct LayerCurvature: Sendable {
   var outputEigenvalues: [Float] = []
   /// `Σ_s (Q_Sᵀ G_s Q_C)²` (`d_out × d_in`); empty until corrections start.
   var corrections: [Float] = []
+  /// The samples summed into `corrections`.
+  var correctionSamples = 0
 
   init(inputDim: Int, outputDim: Int) {
     self.inputDim = inputDim

@@ -637,8 +637,11 @@ int32_t wn_curvature_fit(wn_curvature *curvature);
 
 /*
 ** Adds a batch of the fit set to the EK-FAC corrections: each sample's
-** (Q_S^T G Q_C)^2, elementwise. Returns as wn_curvature_accumulate_f32;
-** WN_ERR_BAD_STATE before wn_curvature_fit.
+** (Q_S^T G Q_C)^2, elementwise. Any subset of the layers may be given with
+** layer_ids (each once): EK-FAC for the layers where it is affordable, the
+** whitened K-FAC for the others; each layer counts its own samples.
+** Returns as wn_curvature_accumulate_f32; WN_ERR_BAD_STATE before
+** wn_curvature_fit.
 */
 int32_t wn_curvature_accumulate_corrections_f32(
     wn_curvature *curvature, size_t sample_count, const size_t *token_counts,
@@ -686,10 +689,13 @@ int32_t wn_curvature_whitened_projector(wn_curvature *curvature,
                                         wn_factored_projector **out);
 
 /*
-** Eigenbasis features of a batch: S x feature_dim floats into `out`
-** (out_capacity >= S*feature_dim), layer l's d_out x d_in block (row-major)
-** at the sum of the previous layers' d_out*d_in; method WN_CURVATURE_KFAC
-** or WN_CURVATURE_EKFAC (which needs corrections).
+** Eigenbasis features of a batch: per sample, the d_out x d_in block
+** (row-major) of each given layer, in the curvature's layer order: with
+** every layer, S x feature_dim floats with layer l at the sum of the previous
+** layers' d_out*d_in; with a subset (layer_ids, each once), S x the sum of
+** the given layers' d_out*d_in. out_capacity >= that many floats. method
+** WN_CURVATURE_KFAC or WN_CURVATURE_EKFAC (which needs the layers'
+** corrections).
 ** Returns as wn_curvature_whiten_f32; WN_ERR_INVALID_ARGUMENT for method;
 ** WN_ERR_BAD_STATE for EK-FAC without corrections; WN_ERR_NUMERICAL also
 ** when the damping is 0 and an eigenvalue is at rounding level (below one

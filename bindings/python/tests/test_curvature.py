@@ -440,3 +440,23 @@ def test_whitened_projector_projects_raw_factors_as_whiten_then_project(fit):
         fit.curv.whitened_projector(other)
     with pytest.raises(winnow.BadStateError):
         winnow.Curvature(LAYERS).whitened_projector(base)
+
+
+def test_ekfac_for_one_layer_and_features_of_a_subset(tmp_path):
+    rng = np.random.default_rng(21)
+    counts = rng.integers(1, 5, 12)
+    f = random_batch(rng, counts)
+    c = winnow.Curvature(LAYERS)
+    c.accumulate(counts, f)
+    c.fit()
+    c.accumulate_corrections(counts, {9: f[1]})  # EK-FAC for layer 9 only
+    assert c.correction_samples == 12
+    part = c.features(counts, {9: f[1]}, method="ekfac")
+    assert part.shape == (12, 4 * 6)
+    whole_kfac = c.features(counts, f, method="kfac")
+    np.testing.assert_array_equal(c.features(counts, {9: f[1]}, method="kfac"), whole_kfac[:, 15:])
+    with pytest.raises(winnow.BadStateError, match="left out"):
+        c.features(counts, f, method="ekfac")
+    c.save(tmp_path / "partial.wnkfac")
+    again = winnow.Curvature.load(tmp_path / "partial.wnkfac")
+    np.testing.assert_array_equal(again.features(counts, {9: f[1]}, method="ekfac"), part)

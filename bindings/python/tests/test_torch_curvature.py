@@ -136,3 +136,21 @@ def test_curvature_errors_are_clear(model):
     curv = other.fit_curvature(loss, fit_batches(count=1))
     with pytest.raises(ValueError, match="other layers"):
         fx.set_curvature(curv)
+
+
+def test_ekfac_for_some_layers_and_kfac_for_the_rest(model):
+    fx = FactoredFeatures(model, layers=["up", "down", "head"], k_in=4, k_out=3)
+    loss = lambda x, m: lm_losses(model, x, m)  # noqa: E731
+    curv = fx.fit_curvature(loss, fit_batches(count=2), ekfac=["up", "do*"])
+    up, down = fx.dims[0], fx.dims[1]
+    fx.set_curvature(curv)
+    cap = fx.capture(lm_losses, model, *batch([5, 7], 7, seed=3))
+    small = fx.curvature_features(cap, "ekfac", layers=["up", "down"])
+    assert small.shape == (2, up[0] * up[1] + down[0] * down[1])
+    everything = fx.curvature_features(cap, "kfac")
+    np.testing.assert_array_equal(fx.curvature_features(cap, "kfac", layers="head"),
+                                  everything[:, small.shape[1]:])
+    with pytest.raises(winnow.BadStateError, match="left out"):
+        fx.curvature_features(cap, "ekfac")  # head has no corrections
+    with pytest.raises(ValueError, match="matches none"):
+        fx.fit_curvature(loss, fit_batches(count=1), ekfac="nope*")

@@ -12,6 +12,8 @@ matrices, and only ``S x feature_dim`` features still cross to the host.
 
 from __future__ import annotations
 
+import fnmatch
+
 import numpy as np
 import torch
 
@@ -38,13 +40,32 @@ def call_capture(fx, loss_fn, batch):
     return fx.capture(loss_fn, batch)
 
 
-def fit(fx, loss_fn, batches, corrections: bool, progress=None) -> Curvature:
-    """A ``Curvature`` over ``fx``'s layers fitted on ``batches``."""
-    batches = batches_of(batches, 2 if corrections else 1)
+def ekfac_positions(fx, ekfac) -> list:
+    """The layer positions that get EK-FAC corrections: none (``False``),
+    all (``True``), or those whose names match a glob or a list of them."""
+    if ekfac is True or ekfac is False:
+        return list(range(len(fx.names))) if ekfac else []
+    patterns = [ekfac] if isinstance(ekfac, str) else list(ekfac)
+    chosen = [l for l, name in enumerate(fx.names)
+              if any(fnmatch.fnmatchcase(name, p) for p in patterns)]
+    if not chosen:
+        raise ValueError(f"ekfac={ekfac!r} matches none of the layers {fx.names}")
+    return chosen
+
+
+def fit(fx, loss_fn, batches, ekfac, progress=None) -> Curvature:
+    """A ``Curvature`` over ``fx``'s layers fitted on ``batches``, with
+    EK-FAC corrections for the layers ``ekfac`` names."""
+    chosen = ekfac_positions(fx, ekfac)
+    batches = batches_of(batches, 2 if chosen else 1)
     curvature = Curvature([(i, d_in, d_out) for i, (d_in, d_out) in zip(fx.ids, fx.dims)])
+
+    def corrections(counts, factors):
+        curvature.accumulate_corrections(counts, {fx.ids[l]: factors[l] for l in chosen})
+
     passes = [("covariances", curvature.accumulate)]
-    if corrections:
-        passes.append(("corrections", curvature.accumulate_corrections))
+    if chosen:
+        passes.append(("corrections", corrections))
     for p, (name, add) in enumerate(passes):
         seen = 0
         for batch in batches:

@@ -376,10 +376,12 @@ class FactoredFeatures(ExplicitGradients):
 
     # MARK: - K-FAC / EK-FAC (DESIGN 2.9)
 
-    def fit_curvature(self, loss_fn, batches, *, ekfac: bool = False, progress=None):
-        """Fits a ``winnow.Curvature`` (K-FAC; with ``ekfac=True`` also the
-        EK-FAC corrections, a second pass) on the chosen layers from
-        ``capture`` of each batch of the fit set.
+    def fit_curvature(self, loss_fn, batches, *, ekfac=False, progress=None):
+        """Fits a ``winnow.Curvature`` (K-FAC; with ``ekfac`` also the EK-FAC
+        corrections, a second pass) on the chosen layers from ``capture`` of
+        each batch of the fit set. ``ekfac`` is ``True`` (every layer), or a
+        glob or list of globs over layer names: EK-FAC where it is affordable
+        (``Curvature.costs``), K-FAC for the rest.
 
         Args:
             loss_fn: returns ``S`` per-sample losses, as for ``capture``.
@@ -411,12 +413,15 @@ class FactoredFeatures(ExplicitGradients):
         self._cache = kfac.WhitenedMatrixCache(MatrixCache(self._seed, self._kind), maps)
 
     def curvature_features(self, capture: Capture, method: str = "ekfac", damping: float = 0.1,
-                           absolute: bool = False) -> np.ndarray:
+                           absolute: bool = False, layers=None) -> np.ndarray:
         """Unprojected eigenbasis features of a capture, ``S x sum(d_out *
         d_in)``: ``Curvature.features`` with the curvature of
         ``set_curvature`` (``"kfac"``: kronfluence's K-FAC, ``"ekfac"``:
-        EK-FAC). ``4 d_out d_in`` bytes per sample and layer."""
+        EK-FAC). ``4 d_out d_in`` bytes per sample and layer. ``layers``
+        (a glob or list of them) keeps some layers only, in layer order."""
         if self.curvature is None:
             raise RuntimeError("no curvature: call set_curvature(fit_curvature(...)) first")
-        return self.curvature.features(capture.token_counts, capture.factors, method, damping,
-                                       absolute)
+        factors = capture.factors
+        if layers is not None:
+            factors = {self.ids[l]: capture.factors[l] for l in kfac.ekfac_positions(self, layers)}
+        return self.curvature.features(capture.token_counts, factors, method, damping, absolute)

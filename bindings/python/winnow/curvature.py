@@ -137,7 +137,8 @@ class Curvature(LibraryObject):
     def accumulate_corrections(self, token_counts, factors) -> None:
         """Adds a batch of the fit set to EK-FAC's second moments (after
         ``fit``): each sample's ``(Q_S^T G Q_C)^2``. Costs forming ``G`` in
-        the eigenbasis, ``d_out x d_in`` per sample and layer."""
+        the eigenbasis, ``d_out x d_in`` per sample and layer; a dict of
+        factors may name only the layers that get EK-FAC."""
         b = self._batch(token_counts, factors)
         self._check(lib.wn_curvature_accumulate_corrections_f32(self._handle, *b.args()))
 
@@ -181,6 +182,8 @@ class Curvature(LibraryObject):
                  absolute: bool = False, out=None) -> np.ndarray:
         """Eigenbasis features, ``S x feature_dim`` ``float32``: per layer
         ``(Q_S^T G Q_C) / sqrt(L + l)``, so dot products are influences.
+        ``factors`` as a dict may name some of the layers only: their blocks,
+        in the curvature's layer order (EK-FAC per layer: see ``costs``).
 
         Args:
             method: ``"kfac"`` (``L = e_S x e_C``) or ``"ekfac"`` (fitted;
@@ -192,7 +195,9 @@ class Curvature(LibraryObject):
         if method not in METHODS:
             raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
         b = self._batch(token_counts, factors)
-        dim = self.feature_dim
+        # A dict may name a subset of the layers: their blocks, in layer order.
+        dim = self.feature_dim if b.ids is None else sum(
+            self._dims[int(i)][0] * self._dims[int(i)][1] for i in b.ids if int(i) in self._dims)
         if out is None:
             out = np.zeros((b.samples, dim), dtype=np.float32)
         elif out.dtype != np.float32 or not out.flags.c_contiguous:
