@@ -598,8 +598,9 @@ const char *wn_curvature_last_error(const wn_curvature *curvature);
 
 /*
 ** Writes the phase (WN_CURVATURE_*), the tokens and samples accumulated,
-** the samples of the EK-FAC corrections, the eigenbasis feature dimension
-** sum(d_out*d_in) and the layer count; any output may be NULL.
+** the samples of the EK-FAC corrections (the most of any layer: corrections
+** may cover some layers only; 0 for none), the eigenbasis feature dimension
+** sum(d_out*d_in) of every layer and the layer count; any output may be NULL.
 ** Returns WN_OK, WN_ERR_NULL_POINTER (curvature).
 */
 int32_t wn_curvature_info(const wn_curvature *curvature, int32_t *out_phase,
