@@ -43,8 +43,12 @@ public struct CurvatureDamping: Hashable, Sendable, CustomStringConvertible {
     isRelative ? "\(value) × mean eigenvalue" : "\(value) (absolute)"
   }
 
-  /// `λ` for eigenvalues of mean `mean`.
-  func lambda(mean: Double) -> Double { isRelative ? value * mean : value }
+  /// `λ` for `eigenvalues`: `value` times their mean (relative), or `value`.
+  func lambda(for eigenvalues: [Float]) -> Double {
+    guard isRelative else { return value }
+    let sum = eigenvalues.reduce(0.0) { $0 + Double($1) }
+    return eigenvalues.isEmpty ? 0 : value * sum / Double(eigenvalues.count)
+  }
 
   /// `1/√(e + λ)`, refusing a singular result: zero damping of a curvature
   /// with a zero eigenvalue (a direction the fit set never moved).

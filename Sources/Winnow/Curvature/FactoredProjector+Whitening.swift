@@ -31,25 +31,18 @@ extension FactoredProjector {
             + "the curvature d_in = \(fitted.inputDim), d_out = \(fitted.outputDim)")
       }
       inputs.append(
-        try Self.product(whitener.inputMaps[w], base.inputProjections[l], dim: spec.inputDim, rank: spec.inputRank))
+        try Self.whitened(base.inputProjections[l], by: whitener.inputMaps[w], dim: spec.inputDim, rank: spec.inputRank))
       outputs.append(
-        try Self.product(whitener.outputMaps[w], base.outputProjections[l], dim: spec.outputDim, rank: spec.outputRank))
+        try Self.whitened(
+          base.outputProjections[l], by: whitener.outputMaps[w], dim: spec.outputDim, rank: spec.outputRank))
     }
     self.init(base, inputProjections: inputs, outputProjections: outputs, whitening: whitener.damping)
   }
 
-  /// `M·P` for `M` `dim × dim` and `P` `dim × rank`.
-  private static func product(_ m: [Float], _ p: [Float], dim: Int, rank: Int) throws -> [Float] {
-    var out = [Float](repeating: 0, count: dim * rank)
-    try m.withUnsafeBufferPointer { mp in
-      try p.withUnsafeBufferPointer { pp in
-        try out.withUnsafeMutableBufferPointer { o in
-          try BLAS.sgemm(
-            .none, .none, m: dim, n: rank, k: dim, alpha: 1, a: mp.baseAddress!, lda: dim,
-            b: pp.baseAddress!, ldb: rank, beta: 0, c: o.baseAddress!, ldc: rank)
-        }
-      }
+  /// `M·P` for the whitening map `M` (`dim × dim`) and `P` (`dim × rank`).
+  private static func whitened(_ p: [Float], by m: [Float], dim: Int, rank: Int) throws -> [Float] {
+    try m.withUnsafeBufferPointer {
+      try rightMultiply(.float32($0), rows: dim, cols: dim, by: p, rank: rank, name: "the whitening map")
     }
-    return out
   }
 }

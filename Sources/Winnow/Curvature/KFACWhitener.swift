@@ -35,8 +35,8 @@ public struct KFACWhitener: Sendable {
     var lambdas: [(Double, Double)] = [], inputs: [[Float]] = [], outputs: [[Float]] = []
     for (l, state) in curvature.states.enumerated() {
       let id = curvature.layers[l].id
-      let lc = damping.lambda(mean: Self.mean(state.inputEigenvalues))
-      let ls = damping.lambda(mean: Self.mean(state.outputEigenvalues))
+      let lc = damping.lambda(for: state.inputEigenvalues)
+      let ls = damping.lambda(for: state.outputEigenvalues)
       lambdas.append((lc, ls))
       inputs.append(
         try Self.inverseRoot(
@@ -50,10 +50,6 @@ public struct KFACWhitener: Sendable {
     self.lambdas = lambdas.map { (input: $0.0, output: $0.1) }
     self.inputMaps = inputs
     self.outputMaps = outputs
-  }
-
-  static func mean(_ values: [Float]) -> Double {
-    values.isEmpty ? 0 : values.reduce(0.0) { $0 + Double($1) } / Double(values.count)
   }
 
   /// `Q diag((e + λ)^{-1/2}) Qᵀ`.
@@ -96,27 +92,18 @@ public struct KFACWhitener: Sendable {
     guard outputs.count == layers.count else {
       throw WinnowError.invalid("\(layers.count) layers of factors but \(outputs.count) outputs")
     }
-    try checkSubset(layers, rows: rows)
-    for (entry, factors) in layers.enumerated() {
-      let l = layout.indexByID[factors.layerID]!
+    let positions = try layout.positions(ofAny: layers, rows: rows, what: "whiten")
+    for (l, (a, d)) in zip(positions, outputs) {
       let spec = layout.layers[l]
-      let (ai, ao) = outputs[entry]
-      guard ai.count >= rows * spec.inputDim, ao.count >= rows * spec.outputDim else {
+      guard a.count >= rows * spec.inputDim, d.count >= rows * spec.outputDim else {
         throw WinnowError(
           .bufferTooSmall,
-          "whiten: layer \(spec.id): the outputs hold \(ai.count) and \(ao.count) floats, "
+          "whiten: layer \(spec.id): the outputs hold \(a.count) and \(d.count) floats, "
             + "need \(rows) × \(spec.inputDim) and \(rows) × \(spec.outputDim)")
       }
     }
-    for (entry, factors) in layers.enumerated() {
-      let l = layout.indexByID[factors.layerID]!
-      let spec = layout.layers[l]
-      try Self.multiply(
-        factors.inputs, rows: rows, dim: spec.inputDim, by: inputMaps[l], into: outputs[entry].inputs,
-        name: "whiten: layer \(spec.id) inputs")
-      try Self.multiply(
-        factors.outputGradients, rows: rows, dim: spec.outputDim, by: outputMaps[l],
-        into: outputs[entry].outputGradients, name: "whiten: layer \(spec.id) output gradients")
+    for ((l, factors), (a, d)) in zip(zip(positions, layers), outputs) {
+      try whitenLayer(l, factors, rows: rows, inputs: a.baseAddress, outputGradients: d.baseAddress)
     }
   }
 
@@ -125,61 +112,38 @@ public struct KFACWhitener: Sendable {
     id: UInt64, inputs: Matrix, outputGradients: Matrix
   )] {
     guard rows >= 0 else { throw WinnowError.invalid("rows = \(rows) is negative") }
-    try checkSubset(layers, rows: rows)
-    var buffers: [(inputs: UnsafeMutableBufferPointer<Float>, outputGradients: UnsafeMutableBufferPointer<Float>)] = []
-    defer {
-      for b in buffers {
-        b.inputs.deallocate()
-        b.outputGradients.deallocate()
+    let positions = try layout.positions(ofAny: layers, rows: rows, what: "whiten")
+    for l in positions {
+      let spec = layout.layers[l]
+      _ = try CheckedSize.allocatable(
+        [rows, spec.inputDim + spec.outputDim], elementSize: 4, "the whitened factors of layer \(spec.id)")
+    }
+    return try zip(positions, layers).map { l, factors in
+      let spec = layout.layers[l]
+      var a = Matrix(rows: rows, cols: spec.inputDim), d = Matrix(rows: rows, cols: spec.outputDim)
+      try a.withUnsafeMutableBufferPointer { ap in
+        try d.withUnsafeMutableBufferPointer { dp in
+          try whitenLayer(l, factors, rows: rows, inputs: ap.baseAddress, outputGradients: dp.baseAddress)
+        }
       }
-    }
-    for factors in layers {
-      let spec = layout.layers[layout.indexByID[factors.layerID]!]
-      let a = try CheckedSize.allocatable([rows, spec.inputDim], elementSize: 4, "the whitened inputs of layer \(spec.id)")
-      let d = try CheckedSize.allocatable(
-        [rows, spec.outputDim], elementSize: 4, "the whitened output gradients of layer \(spec.id)")
-      buffers.append((.allocate(capacity: max(a, 1)), .allocate(capacity: max(d, 1))))
-    }
-    try whiten(rows: rows, layers: layers, into: buffers)
-    return try zip(layers, buffers).map { factors, b in
-      let spec = layout.layers[layout.indexByID[factors.layerID]!]
-      return (
-        factors.layerID,
-        try Matrix(rows: rows, cols: spec.inputDim, storage: Array(b.inputs.prefix(rows * spec.inputDim))),
-        try Matrix(
-          rows: rows, cols: spec.outputDim, storage: Array(b.outputGradients.prefix(rows * spec.outputDim)))
-      )
+      return (factors.layerID, a, d)
     }
   }
 
-  /// Checks that `layers` name known layers, each at most once (whitening
-  /// is per layer: any subset may be whitened), with `rows` rows each.
-  func checkSubset(_ layers: [LayerFactors], rows: Int) throws {
-    var seen = Set<UInt64>()
-    for f in layers {
-      guard let l = layout.indexByID[f.layerID] else {
-        throw WinnowError.invalid(
-          "whiten: layer id \(f.layerID) is unknown; known ids: \(layout.layers.map(\.id))")
-      }
-      guard seen.insert(f.layerID).inserted else {
-        throw WinnowError.invalid("whiten: layer id \(f.layerID) is given more than once")
-      }
-      try layout.checkSizes(f, at: l, rows: rows, what: "whiten")
-    }
-  }
-
-  /// `out = X·M` for `X` `rows × dim` (float or half, in panels), `M` `dim × dim`.
-  static func multiply(
-    _ x: FactorBuffer, rows: Int, dim: Int, by m: [Float], into out: UnsafeMutableBufferPointer<Float>,
-    name: String
+  /// `A·M_C` and `Δ·M_S` of layer `l` into memory of `rows` rows (nil only
+  /// when it holds no element).
+  private func whitenLayer(
+    _ l: Int, _ factors: LayerFactors, rows: Int, inputs: UnsafeMutablePointer<Float>?,
+    outputGradients: UnsafeMutablePointer<Float>?
   ) throws {
-    try m.withUnsafeBufferPointer { mp in
-      try x.forEachFloatPanel(rows: rows, cols: dim, name: name) { row0, n, panel in
-        try BLAS.sgemm(
-          .none, .none, m: n, n: dim, k: dim, alpha: 1, a: panel, lda: dim, b: mp.baseAddress!,
-          ldb: dim, beta: 0, c: out.baseAddress! + row0 * dim, ldc: dim)
-      }
-    }
+    let spec = layout.layers[l]
+    guard rows > 0, let inputs, let outputGradients else { return }
+    try FactoredProjector.rightMultiply(
+      factors.inputs, rows: rows, cols: spec.inputDim, by: inputMaps[l], rank: spec.inputDim, into: inputs,
+      name: "whiten: layer \(spec.id) inputs")
+    try FactoredProjector.rightMultiply(
+      factors.outputGradients, rows: rows, cols: spec.outputDim, by: outputMaps[l], rank: spec.outputDim,
+      into: outputGradients, name: "whiten: layer \(spec.id) output gradients")
   }
 }
 

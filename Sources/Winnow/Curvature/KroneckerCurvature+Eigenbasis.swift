@@ -30,7 +30,7 @@ extension KroneckerCurvature {
       throw WinnowError(.badState, "the curvature is not fitted yet: call fit() before accumulating corrections")
     }
     let rows = try FactoredLayout.totalTokens(tokenCounts)
-    let positions = try positions(of: layers, rows: rows, what: "correction batch")
+    let positions = try layout.positions(ofAny: layers, rows: rows, what: "correction batch")
     try checkFinite(layers, rows: rows, what: "correction batch")
     // An empty batch adds nothing: starting the sums here would save a file
     // whose corrections disagree with correctionSamples == 0.
@@ -77,7 +77,7 @@ extension KroneckerCurvature {
     try checkFitted()
     let rows = try FactoredLayout.totalTokens(tokenCounts)
     // The given layers in the curvature's order, and their columns.
-    let given = try zip(positions(of: layers, rows: rows, what: "batch"), layers).sorted { $0.0 < $1.0 }
+    let given = try zip(layout.positions(ofAny: layers, rows: rows, what: "batch"), layers).sorted { $0.0 < $1.0 }
     let scales = try given.map { try eigenbasisScale(layer: $0.0, method: method, damping: damping) }
     let dim = given.reduce(0) { $0 + states[$1.0].outputDim * states[$1.0].inputDim }
     let samples = tokenCounts.count
@@ -142,8 +142,7 @@ extension KroneckerCurvature {
           + (correctionSamples > 0 ? " (layer \(layers[l].id) has none: it was left out of them)" : ""))
     }
     let lambdas = eigenvalues(of: state, method: method)
-    let mean = lambdas.reduce(0.0) { $0 + Double($1) } / Double(max(lambdas.count, 1))
-    let lambda = damping.lambda(mean: mean)
+    let lambda = damping.lambda(for: lambdas)
     let what = "layer \(layers[l].id): \(method)"
     // Undamped, a direction whose moment is at rounding level (below one
     // float ulp of the largest) is one the fit set never moved: dividing

@@ -133,23 +133,6 @@ public struct KroneckerCurvature: Sendable {
     phase = .fitted
   }
 
-  /// The positions of `layers` (any of the curvature's layers, each at
-  /// most once), after checking that each holds `rows` rows.
-  func positions(of layers: [LayerFactors], rows: Int, what: String) throws -> [Int] {
-    var seen = Set<UInt64>()
-    return try layers.map { f in
-      guard let l = layout.indexByID[f.layerID] else {
-        throw WinnowError.invalid(
-          "\(what): layer id \(f.layerID) is unknown; known ids: \(self.layers.map(\.id))")
-      }
-      guard seen.insert(f.layerID).inserted else {
-        throw WinnowError.invalid("\(what): layer id \(f.layerID) is given more than once")
-      }
-      try layout.checkSizes(f, at: l, rows: rows, what: what)
-      return l
-    }
-  }
-
   /// Refuses non-finite factors before any sum changes.
   func checkFinite(_ ordered: [LayerFactors], rows: Int, what: String) throws {
     for f in ordered {

@@ -79,6 +79,23 @@ struct FactoredLayout: Sendable {
     return slots.compactMap { $0 }
   }
 
+  /// The positions of `factors`, any of the layers each at most once (for
+  /// per-layer work: whitening, EK-FAC), after checking that each holds
+  /// `rows` rows of its layer's dims.
+  func positions(ofAny factors: [LayerFactors], rows: Int, what: String) throws -> [Int] {
+    var seen = Set<UInt64>()
+    return try factors.map { f in
+      guard let l = indexByID[f.layerID] else {
+        throw WinnowError.invalid("\(what): layer id \(f.layerID) is unknown; known ids: \(layers.map(\.id))")
+      }
+      guard seen.insert(f.layerID).inserted else {
+        throw WinnowError.invalid("\(what): layer id \(f.layerID) is given more than once")
+      }
+      try checkSizes(f, at: l, rows: rows, what: what)
+      return l
+    }
+  }
+
   /// Checks that `f` holds `rows` rows of the dims of layer `position`.
   func checkSizes(_ f: LayerFactors, at position: Int, rows: Int, what: String) throws {
     let layer = layers[position]

@@ -95,14 +95,23 @@ extension FactoredProjector {
   ) throws -> [Float] {
     var result = [Float](repeating: 0, count: rows * rank)
     try result.withUnsafeMutableBufferPointer { r in
-      try p.withUnsafeBufferPointer { pp in
-        try x.forEachFloatPanel(rows: rows, cols: cols, name: name) { row0, n, panel in
-          try BLAS.sgemm(
-            .none, .none, m: n, n: rank, k: cols, alpha: 1, a: panel, lda: cols,
-            b: pp.baseAddress!, ldb: rank, beta: 0, c: r.baseAddress! + row0 * rank, ldc: rank)
-        }
-      }
+      try rightMultiply(x, rows: rows, cols: cols, by: p, rank: rank, into: r.baseAddress!, name: name)
     }
     return result
+  }
+
+  /// `X·P` into caller memory (`rows × rank` floats, row-major); `X` is
+  /// checked finite as it is read.
+  static func rightMultiply(
+    _ x: FactorBuffer, rows: Int, cols: Int, by p: [Float], rank: Int, into out: UnsafeMutablePointer<Float>,
+    name: String
+  ) throws {
+    try p.withUnsafeBufferPointer { pp in
+      try x.forEachFloatPanel(rows: rows, cols: cols, name: name) { row0, n, panel in
+        try BLAS.sgemm(
+          .none, .none, m: n, n: rank, k: cols, alpha: 1, a: panel, lda: cols,
+          b: pp.baseAddress!, ldb: rank, beta: 0, c: out + row0 * rank, ldc: rank)
+      }
+    }
   }
 }
