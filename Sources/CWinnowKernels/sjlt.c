@@ -47,6 +47,22 @@
 // the staging copy fused into the scatter loop (slower), prefetching two
 // chunks ahead, chunks of 1024-8192 columns (within noise). See "Diversity
 // at scale and sparse JL" in Benchmarks/README.md.
+//
+// Later the same day (same harness, one thread, same CPU): the staging
+// copy is ≈ 25 % of the time (≈ 0.66 ns of ≈ 2.9 ns a coordinate of 8
+// rows, even from a cache-resident source), and in place reads avoid it
+// whenever the rows are not a multiple of 4 KiB apart: 14.4-15.5 GB/s
+// against 11.2-11.9 staged at strides of 2^25 floats + 16, 256, 512, 1040,
+// 2048, 4096 or 16384 (1.25-1.4×); at 2^25 + 1024 (12.2-12.9) and at
+// exactly 2^25 (9.3-9.6, against 10.9-11.1 staged) it loses, hence the
+// rule in WNK_SJLT_BODY. Also measured and dropped, with staged 8-row
+// strides: a cheaper hash (one mix64 instead of two: unchanged, the hash
+// overlaps the memory work), staging transposed to interleaved rows
+// (0.7-0.8×), two rows staged interleaved (0.9×), a double-buffered copy
+// spread over the scatter loop (0.55-0.88×), a 2 × 8 × 64-float ring
+// copied just ahead in L1 (1.0-1.2×, within the noise), in place with
+// 1-4 rows staged (≈ 1.0×), and prefetch variants for aliased rows in
+// place (0.68-0.84×).
 #include "counter_rng.h"
 #include "winnow_kernels.h"
 #include <string.h>
@@ -300,10 +316,15 @@ static inline __attribute__((always_inline)) wnk_u64x8 sjlt_mix8(wnk_u64x8 z) {
 // (8 lanes) right beside their scatter, so the hash's vector arithmetic
 // overlaps the scatter's loads and stores; the same buckets and values as
 // sjlt_hash.
+//
+// The group's rows come either staged (`xs`, rows WNK_SJLT_STAGE_LD floats
+// apart, every load from one base register) or in place (`xr`, eight row
+// pointers, when `xs` is NULL); the wrappers below fix which at compile
+// time.
 static inline __attribute__((always_inline)) void
 sjlt_hash_scatter1_body(uint64_t key, uint64_t col0, size_t k, float scale,
-                        const float *xs, size_t n, float *restrict ot,
-                        sjlt_prefetch_t *pfp) {
+                        const float *xs, const float *const *xr, size_t n,
+                        float *restrict ot, sjlt_prefetch_t *pfp) {
   const uint32_t mag = wnk_float_to_bits(scale);
   const wnk_u64x8 lane = {1, 2, 3, 4, 5, 6, 7, 8};
   sjlt_prefetch_t pf = *pfp;
@@ -332,8 +353,13 @@ sjlt_hash_scatter1_body(uint64_t key, uint64_t col0, size_t k, float scale,
     if (ahead < n8) WNK_SJLT_HASH8(ahead, (slot + WNK_SJLT_AHEAD) % WNK_SJLT_RING);
     __asm__("" : "+m"(offset), "+m"(value));
     wnk_v8 c[8];
-    sjlt_transpose4s(xs + i, c);
-    sjlt_transpose4s(xs + i + 4, c + 4);
+    if (xs) {
+      sjlt_transpose4s(xs + i, c);
+      sjlt_transpose4s(xs + i + 4, c + 4);
+    } else {
+      sjlt_transpose4(xr, i, c);
+      sjlt_transpose4(xr, i + 4, c + 4);
+    }
     for (int j = 0; j < 8; j++) {
       float *o = ot + offset[slot][j];
       wnk_v8 acc;
@@ -349,11 +375,16 @@ sjlt_hash_scatter1_body(uint64_t key, uint64_t col0, size_t k, float scale,
     const uint64_t w = wnk_word_at(wnk_row_key(key, col0 + i), 0);
     const uint32_t bucket = (uint32_t)(((w >> 32) * (uint64_t)(uint32_t)k) >> 32);
     const float value = wnk_bits_to_float(mag | ((uint32_t)w << 31));
-    const float *x = xs + i;
-    const wnk_v8 v = {x[0], x[WNK_SJLT_STAGE_LD], x[2 * WNK_SJLT_STAGE_LD],
-                      x[3 * WNK_SJLT_STAGE_LD], x[4 * WNK_SJLT_STAGE_LD],
-                      x[5 * WNK_SJLT_STAGE_LD], x[6 * WNK_SJLT_STAGE_LD],
-                      x[7 * WNK_SJLT_STAGE_LD]};
+    wnk_v8 v;
+    if (xs) {
+      const float *x = xs + i;
+      v = (wnk_v8){x[0], x[WNK_SJLT_STAGE_LD], x[2 * WNK_SJLT_STAGE_LD],
+                   x[3 * WNK_SJLT_STAGE_LD], x[4 * WNK_SJLT_STAGE_LD],
+                   x[5 * WNK_SJLT_STAGE_LD], x[6 * WNK_SJLT_STAGE_LD],
+                   x[7 * WNK_SJLT_STAGE_LD]};
+    } else {
+      v = sjlt_column(xr, i);
+    }
     sjlt_add(v, 1, &bucket, &value, ot);
   }
 }
@@ -362,7 +393,15 @@ WNK_MULTIVERSION
 static void sjlt_hash_scatter1(uint64_t key, uint64_t col0, size_t k,
                                float scale, const float *xs, size_t n,
                                float *restrict ot, sjlt_prefetch_t *pf) {
-  sjlt_hash_scatter1_body(key, col0, k, scale, xs, n, ot, pf);
+  sjlt_hash_scatter1_body(key, col0, k, scale, xs, NULL, n, ot, pf);
+}
+
+WNK_MULTIVERSION
+static void sjlt_hash_scatter1_rows(uint64_t key, uint64_t col0, size_t k,
+                                    float scale, const float *const *xr,
+                                    size_t n, float *restrict ot,
+                                    sjlt_prefetch_t *pf) {
+  sjlt_hash_scatter1_body(key, col0, k, scale, NULL, xr, n, ot, pf);
 }
 
 // The prefetch plan for columns c ..< c + n of rows r0 ..< r0 + g
@@ -388,7 +427,13 @@ static void sjlt_hash_scatter1(uint64_t key, uint64_t col0, size_t k,
 // system handles badly when they are read interleaved), from L2 since the
 // piece was prefetched while the previous chunk was scattered. Staged rows
 // past the group's end hold zeros.
-#define WNK_SJLT_BODY(ROW, RAW, ESZ)                                          \
+//
+// Float32 rows are read in place instead (`IN_PLACE(g)` true, `FROW(r, c)`
+// their address) unless their stride is a multiple of 4 KiB: then the
+// rows of a group share L1 sets and page offsets, and in place runs at
+// ≈ 0.85× of staged; at any other stride it runs at 1.15-1.4× (the staging
+// copy was ≈ 25 % of the time). The arithmetic is the same either way.
+#define WNK_SJLT_BODY(ROW, RAW, ESZ, IN_PLACE, FROW)                          \
   const uint64_t key = wnk_mix64(seed ^ WNK_DOMAIN_SJLT);                     \
   const size_t per = WNK_SJLT_SLOTS / nnz;                                    \
   uint32_t bucket[WNK_SJLT_SLOTS];                                            \
@@ -400,6 +445,7 @@ static void sjlt_hash_scatter1(uint64_t key, uint64_t col0, size_t k,
     if (g < WNK_SJLT_GROUP)                                                   \
       memset(staged + g * WNK_SJLT_STAGE_LD, 0,                               \
              (WNK_SJLT_GROUP - g) * WNK_SJLT_STAGE_LD * sizeof(float));       \
+    const int in_place = (IN_PLACE(g));                                       \
     for (size_t c = 0; c < length; c += WNK_SJLT_CHUNK) {                     \
       size_t n = length - c < WNK_SJLT_CHUNK ? length - c : WNK_SJLT_CHUNK;   \
       size_t c2 = c + WNK_SJLT_PF_AHEAD * WNK_SJLT_CHUNK, n2 = 0;            \
@@ -408,11 +454,18 @@ static void sjlt_hash_scatter1(uint64_t key, uint64_t col0, size_t k,
       const float *src[WNK_SJLT_GROUP];                                       \
       for (size_t r = 0; r < WNK_SJLT_GROUP; r++) {                           \
         src[r] = staged + r * WNK_SJLT_STAGE_LD;                              \
-        if (r < g) ROW(r0 + r, c, n, staged + r * WNK_SJLT_STAGE_LD);         \
+        if (r < g && in_place)                                                \
+          src[r] = FROW(r0 + r, c);                                           \
+        else if (r < g)                                                       \
+          ROW(r0 + r, c, n, staged + r * WNK_SJLT_STAGE_LD);                  \
       }                                                                       \
       sjlt_prefetch_t pf;                                                     \
       size_t steps;                                                           \
       WNK_SJLT_PLAN(pf, RAW, ESZ, r0, g, c2, n2, steps);                      \
+      if (nnz == 1 && in_place) {                                             \
+        sjlt_hash_scatter1_rows(key, col0 + c, k, scale, src, n, work, &pf);  \
+        continue;                                                             \
+      }                                                                       \
       if (nnz == 1) {                                                         \
         sjlt_hash_scatter1(key, col0 + c, k, scale, staged, n, work, &pf);    \
         continue;                                                             \
@@ -438,9 +491,12 @@ void wnk_sjlt_f32(uint64_t seed, size_t nnz, size_t k, float scale,
 #define WNK_ROW_F32(r, c, n, dst) \
   memcpy((dst), x + (r) * ldx + (c), (n) * sizeof(float))
 #define WNK_RAW_F32(r, c) (x + (r) * ldx + (c))
-  WNK_SJLT_BODY(WNK_ROW_F32, WNK_RAW_F32, sizeof(float))
+#define WNK_IN_PLACE_F32(g) ((g) == 1 || ldx * sizeof(float) % 4096 != 0)
+  WNK_SJLT_BODY(WNK_ROW_F32, WNK_RAW_F32, sizeof(float), WNK_IN_PLACE_F32,
+                WNK_RAW_F32)
 #undef WNK_ROW_F32
 #undef WNK_RAW_F32
+#undef WNK_IN_PLACE_F32
 }
 
 void wnk_sjlt_f16(uint64_t seed, size_t nnz, size_t k, float scale,
@@ -449,9 +505,15 @@ void wnk_sjlt_f16(uint64_t seed, size_t nnz, size_t k, float scale,
   if (nnz == 0 || nnz > WNK_SJLT_SLOTS || nnz > k || k > UINT32_MAX) return;
 #define WNK_ROW_F16(r, c, n, dst) wnk_f16_to_f32(x + (r) * ldx + (c), (dst), (n))
 #define WNK_RAW_F16(r, c) (x + (r) * ldx + (c))
-  WNK_SJLT_BODY(WNK_ROW_F16, WNK_RAW_F16, sizeof(uint16_t))
+// Halves are always staged: the copy converts them.
+#define WNK_IN_PLACE_F16(g) 0
+#define WNK_NO_ROW(r, c) ((const float *)NULL)
+  WNK_SJLT_BODY(WNK_ROW_F16, WNK_RAW_F16, sizeof(uint16_t), WNK_IN_PLACE_F16,
+                WNK_NO_ROW)
 #undef WNK_ROW_F16
 #undef WNK_RAW_F16
+#undef WNK_IN_PLACE_F16
+#undef WNK_NO_ROW
 }
 
 size_t wnk_sjlt_max_nnz(void) { return WNK_SJLT_SLOTS; }

@@ -78,6 +78,19 @@ func bestTime(repeats: Int = 3, warmup: Int = 1, _ body: () throws -> Void) reth
   return best
 }
 
+/// Times several bodies alternated, `rounds` times after one warm-up each:
+/// `times[b][r]` is body b's wall time in round r. On a shared machine a
+/// memory-bound and a compute-bound body feel other load differently, so a
+/// ratio between them is only fair when they ran side by side.
+func alternatedTimes(rounds: Int, _ bodies: [() throws -> Void]) throws -> [[Double]] {
+  for body in bodies { try body() }
+  var times = [[Double]](repeating: [], count: bodies.count)
+  for _ in 0..<rounds {
+    for (b, body) in bodies.enumerated() { times[b].append(try wallTime(body)) }
+  }
+  return times
+}
+
 /// A buffer of `count` floats filled with a cheap deterministic pattern.
 func filledBuffer(_ count: Int, seed: UInt32 = 1) -> UnsafeMutablePointer<Float> {
   let p = UnsafeMutablePointer<Float>.allocate(capacity: count)
