@@ -51,18 +51,18 @@
 // Later the same day (same harness, one thread, same CPU): the staging
 // copy is ≈ 25 % of the time (≈ 0.66 ns of ≈ 2.9 ns a coordinate of 8
 // rows, even from a cache-resident source), and in place reads avoid it
-// whenever the rows are not a multiple of 4 KiB apart: 14.4-15.5 GB/s
-// against 11.2-11.9 staged at strides of 2^25 floats + 16, 256, 512, 1040,
-// 2048, 4096 or 16384 (1.25-1.4×); at 2^25 + 1024 (12.2-12.9) and at
-// exactly 2^25 (9.3-9.6, against 10.9-11.1 staged) it loses, hence the
-// rule in WNK_SJLT_BODY. Also measured and dropped, with staged 8-row
-// strides: a cheaper hash (one mix64 instead of two: unchanged, the hash
-// overlaps the memory work), staging transposed to interleaved rows
-// (0.7-0.8×), two rows staged interleaved (0.9×), a double-buffered copy
-// spread over the scatter loop (0.55-0.88×), a 2 × 8 × 64-float ring
-// copied just ahead in L1 (1.0-1.2×, within the noise), in place with
-// 1-4 rows staged (≈ 1.0×), and prefetch variants for aliased rows in
-// place (0.68-0.84×).
+// at most strides: 14.4-15.5 GB/s against 11.2-11.9 staged at strides of
+// 2^25 floats + 16, 256, 512, 1040, 2048, 4096 or 16384 (1.25-1.4×),
+// 1.17× at 2^25 + 1024, 1.1-1.5× at 2^25 + 2^16, 2^20, 2^23 or 2^24;
+// only at exactly 2^25 does it lose (9.0-9.6 GB/s against 10.5-11.1
+// staged), hence the rule in WNK_SJLT_BODY. Also measured and dropped,
+// with rows a power of two apart: a cheaper hash (one mix64 instead of
+// two: unchanged, the hash overlaps the memory work), staging transposed
+// to interleaved rows (0.7-0.8×), two rows staged interleaved (0.9×), a
+// double-buffered copy spread over the scatter loop (0.55-0.88×), a
+// 2 × 8 × 64-float ring copied just ahead in L1 (1.0-1.2×, within the
+// noise), in place with 1-4 rows staged (≈ 1.0×), and prefetch variants
+// for aliased rows in place (0.68-0.84×).
 #include "counter_rng.h"
 #include "winnow_kernels.h"
 #include <string.h>
@@ -419,6 +419,12 @@ static void sjlt_hash_scatter1_rows(uint64_t key, uint64_t col0, size_t k,
     (steps) = (pf).rows * ((pf).bytes / 256);                                 \
   } while (0)
 
+// Rows `bytes` apart that alias in every cache and TLB index below their
+// stride: a power of two of 4 KiB or more (see WNK_SJLT_BODY).
+static inline int sjlt_aliased_stride(size_t bytes) {
+  return bytes >= 4096 && (bytes & (bytes - 1)) == 0;
+}
+
 // The shared loop over groups and chunks; `ROW(r, c, n, dst)` copies or
 // converts the Float32 values of columns c ..< c + n of row r into `dst`,
 // `RAW(r, c)` is the address of that input and `ESZ` its element size.
@@ -429,10 +435,10 @@ static void sjlt_hash_scatter1_rows(uint64_t key, uint64_t col0, size_t k,
 // past the group's end hold zeros.
 //
 // Float32 rows are read in place instead (`IN_PLACE(g)` true, `FROW(r, c)`
-// their address) unless their stride is a multiple of 4 KiB: then the
-// rows of a group share L1 sets and page offsets, and in place runs at
-// ≈ 0.85× of staged; at any other stride it runs at 1.15-1.4× (the staging
-// copy was ≈ 25 % of the time). The arithmetic is the same either way.
+// their address) unless their stride is a power of two of 4 KiB or more:
+// in place runs at ≈ 0.85× of staged there, and at 1.1-1.5× at every
+// other stride measured, 4 KiB multiples included (the staging copy was
+// ≈ 25 % of the time). The arithmetic is the same either way.
 #define WNK_SJLT_BODY(ROW, RAW, ESZ, IN_PLACE, FROW)                          \
   const uint64_t key = wnk_mix64(seed ^ WNK_DOMAIN_SJLT);                     \
   const size_t per = WNK_SJLT_SLOTS / nnz;                                    \
@@ -491,7 +497,7 @@ void wnk_sjlt_f32(uint64_t seed, size_t nnz, size_t k, float scale,
 #define WNK_ROW_F32(r, c, n, dst) \
   memcpy((dst), x + (r) * ldx + (c), (n) * sizeof(float))
 #define WNK_RAW_F32(r, c) (x + (r) * ldx + (c))
-#define WNK_IN_PLACE_F32(g) ((g) == 1 || ldx * sizeof(float) % 4096 != 0)
+#define WNK_IN_PLACE_F32(g) ((g) == 1 || !sjlt_aliased_stride(ldx * sizeof(float)))
   WNK_SJLT_BODY(WNK_ROW_F32, WNK_RAW_F32, sizeof(float), WNK_IN_PLACE_F32,
                 WNK_RAW_F32)
 #undef WNK_ROW_F32

@@ -7,7 +7,7 @@ import Winnow
 /// array on all cores (the memory roofline), `projection.sjlt.s<S>` GB/s of
 /// the SJLT (CountSketch at S = 1) against it, the half-precision input
 /// (2 GiB), `projection.sjlt.s1.unaligned-rows` CountSketch at D ≈ 1.3·10⁸
-/// (rows not 4 KiB apart, read in place), and `projection.dense.sjlt-shape`
+/// (rows not a power of two apart, read in place), and `projection.dense.sjlt-shape`
 /// the dense panel projection at that shape, extrapolated from a timed slice
 /// of D (its cost is linear in D), which the SJLT figures are also measured
 /// against.
@@ -20,9 +20,9 @@ func benchSparse(_ report: Report, _ options: Options) throws {
   defer { out.deallocate() }
   let read = "projection.sjlt.read"
   var sink: Float = 0
-  // D = 2²⁷ puts the rows 512 MiB apart, a multiple of 4 KiB, where the
-  // kernel stages each row; at a LoRA-of-7B width (≈ 1.3·10⁸, rows not
-  // 4 KiB apart) it reads them in place. Same array, same read. The read
+  // D = 2²⁷ puts the rows 512 MiB apart, a power of two, where the
+  // kernel stages each row; at a LoRA-of-7B width (≈ 1.3·10⁸) it reads
+  // them in place. Same array, same read. The read
   // and both CountSketch calls alternate, 5 rounds, best of each.
   let loraD = options.smoke ? (1 << 20) - 16 : 130_000_000
   let p1 = try SparseProjector(seed: 1, inputDim: d, outputDim: k, nonzeros: 1)
