@@ -13,7 +13,8 @@
 //
 // The loop (issue 15): rows in groups of 8 with interleaved outputs, so a
 // coordinate is one 8-wide add into a k × 8 block (L2-resident); per chunk
-// of 4096 columns each row is staged on its own (one sequential stream at
+// of 4096 columns each row is read in place or, when the rows are a power
+// of two apart (or halves), staged on its own (one sequential stream at
 // a time) into rows 4112 floats apart, then 4 coordinates of the 8 rows
 // are transposed in registers (every load off one base register) and
 // scattered. While a chunk is scattered the next one is prefetched into
