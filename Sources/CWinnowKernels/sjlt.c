@@ -372,21 +372,16 @@ sjlt_hash_scatter1_body(uint64_t key, uint64_t col0, size_t k, float scale,
     slot = (slot + 1) % WNK_SJLT_RING;
   }
 #undef WNK_SJLT_HASH8
+  // The last n mod 8 coordinates, one at a time, from either layout.
+  const float *staged_rows[WNK_SJLT_GROUP];
+  if (xs)
+    for (int r = 0; r < WNK_SJLT_GROUP; r++) staged_rows[r] = xs + r * WNK_SJLT_STAGE_LD;
+  const float *const *rows = xs ? staged_rows : xr;
   for (; i < n; i++) {
     const uint64_t w = wnk_word_at(wnk_row_key(key, col0 + i), 0);
     const uint32_t bucket = (uint32_t)(((w >> 32) * (uint64_t)(uint32_t)k) >> 32);
     const float value = wnk_bits_to_float(mag | ((uint32_t)w << 31));
-    wnk_v8 v;
-    if (xs) {
-      const float *x = xs + i;
-      v = (wnk_v8){x[0], x[WNK_SJLT_STAGE_LD], x[2 * WNK_SJLT_STAGE_LD],
-                   x[3 * WNK_SJLT_STAGE_LD], x[4 * WNK_SJLT_STAGE_LD],
-                   x[5 * WNK_SJLT_STAGE_LD], x[6 * WNK_SJLT_STAGE_LD],
-                   x[7 * WNK_SJLT_STAGE_LD]};
-    } else {
-      v = sjlt_column(xr, i);
-    }
-    sjlt_add(v, 1, &bucket, &value, ot);
+    sjlt_add(sjlt_column(rows, i), 1, &bucket, &value, ot);
   }
 }
 
