@@ -43,15 +43,18 @@ func benchSparse(_ report: Report, _ options: Options) throws {
   let dense = try denseSlice(x: x, n: n, d: d, k: k, options: options)
   report.add("projection.dense.sjlt-shape", bytes / dense / 1e9, "GB/s",
              note: "dense panels, \(n) × \(d) → \(k), extrapolated: \(String(format: "%.0f", dense)) s per call")
-  for s in [1, 4] {
-    let p = s == 1 ? p1 : try SparseProjector(seed: 1, inputDim: d, outputDim: k, nonzeros: s)
-    let t = s == 1 ? times[1].min()! : try bestTime(repeats: 3, warmup: 1) { try p.project(x, rows: n, into: out) }
+  /// `projection.sjlt.s<S>` against the read and the dense panels.
+  func addSJLT(nonzeros s: Int, seconds t: Double, threads: Int, more: String = "") {
     let name = "projection.sjlt.s\(s)"
-    let rounds = s == 1 ? ", rows staged; per-round ratio to the read \(roundRatios(times[1], bytes: bytes))" : ""
     report.add(name, bytes / t / 1e9, "GB/s", vs: read,
-               note: "N=\(n), D=\(d), k=\(k), \(p.threads) threads: \(String(format: "%.3f", t)) s per call\(rounds)")
+               note: "N=\(n), D=\(d), k=\(k), \(threads) threads: \(String(format: "%.3f", t)) s per call\(more)")
     report.add(name + ".vs-dense", bytes / t / 1e9, "GB/s", vs: "projection.dense.sjlt-shape")
   }
+  addSJLT(nonzeros: 1, seconds: times[1].min()!, threads: p1.threads,
+          more: ", rows staged; per-round ratio to the read \(roundRatios(times[1], bytes: bytes))")
+  let p4 = try SparseProjector(seed: 1, inputDim: d, outputDim: k, nonzeros: 4)
+  addSJLT(nonzeros: 4, seconds: try bestTime(repeats: 3, warmup: 1) { try p4.project(x, rows: n, into: out) },
+          threads: p4.threads)
   let lBytes = Double(n * loraD * 4), tl = times[2].min()!
   report.add("projection.sjlt.s1.unaligned-rows", lBytes / tl / 1e9, "GB/s", vs: read,
              note: "N=\(n), D=\(loraD), rows read in place, k=\(k): \(String(format: "%.3f", tl)) s per call; "
